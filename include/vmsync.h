@@ -1,0 +1,368 @@
+/* vmsync.h - the public API of vmsync, a user-space guest-memory manager.
+ *
+ * A host address space (vms_mm) maps host virtual addresses (hva) of guest
+ * RAM onto frames of physical pools (vms_phys).  Secondary MMUs - the shadow
+ * MMU of a VM (vms_vm), device translation caches - hold no page references;
+ * they stay coherent through MMU notifiers.  Every function returns 0 or a
+ * negative errno and never exits the process.
+ *
+ * Threads: every function may be called from any thread unless its comment
+ * says otherwise.  The vms_guest_* accessors run only on the thread of the
+ * vCPU they name.
+ */
+#ifndef VMSYNC_H
+#define VMSYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMS_PAGE_SHIFT 12
+#define VMS_PAGE_SIZE (1UL << VMS_PAGE_SHIFT)
+
+struct vms_phys;
+struct vms_mm;
+struct vms_page;
+struct vms_vm;
+struct vms_vcpu;
+
+/* ------------------------------------------------------------------ */
+/* Physical memory: pools ("nodes") of 4 KiB frames backed by memfd.   */
+
+#define VMS_MAX_NODES 8
+
+struct vms_phys_config {
+	unsigned nr_nodes;                    /* 1..VMS_MAX_NODES */
+	uint64_t node_frames[VMS_MAX_NODES];  /* frames per node, each >= 1 */
+};
+
+/* Creates the pools.  -EINVAL for a bad config, -ENOMEM / -errno of
+ * memfd_create, ftruncate or mmap when the memory cannot be had. */
+int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out);
+/* Frees the pools.  Every mm built on them must be destroyed first. */
+void vms_phys_destroy(struct vms_phys *phys);
+
+struct vms_node_info {
+	uint64_t frames;    /* size of the pool */
+	uint64_t free;      /* frames on the free list now */
+	int memfd;          /* the backing memfd, for mapping elsewhere */
+};
+int vms_phys_node_info(struct vms_phys *phys, unsigned node,
+		       struct vms_node_info *info);
+
+/* ------------------------------------------------------------------ */
+/* Host address space.                                                 */
+
+struct vms_mm_config {
+	uint64_t va_base;   /* first usable hva, page aligned; 0: a default */
+	uint64_t va_size;   /* bytes of hva space; 0: a default (64 GiB) */
+};
+
+/* Creates an empty address space whose frames come from @phys. */
+int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
+		  struct vms_mm **out);
+/* Tears the address space down: every notifier subscription gets
+ * ->release first (secondaries must drop all their mappings there), then
+ * every page is freed.  No other call on @mm may run concurrently or
+ * follow. */
+void vms_mm_destroy(struct vms_mm *mm);
+
+#define VMS_PROT_NONE  0x0
+#define VMS_PROT_READ  0x1
+#define VMS_PROT_WRITE 0x2
+
+#define VMS_MAP_PRIVATE         0x02
+#define VMS_MAP_FIXED           0x10
+#define VMS_MAP_ANONYMOUS       0x20
+#define VMS_MAP_FIXED_NOREPLACE 0x100000
+
+/* mmap(2) for private anonymous memory.  @flags must hold
+ * VMS_MAP_PRIVATE|VMS_MAP_ANONYMOUS (-EINVAL otherwise, -EOPNOTSUPP for a
+ * flag vmsync does not implement).  Without FIXED, @hint is a hint.  FIXED
+ * replaces what was there (an unmap inside a notifier pair); FIXED_NOREPLACE
+ * gives -EEXIST instead.  -ENOMEM when no hole fits.  *@addr gets the
+ * hva. */
+int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
+	     int flags, uint64_t *addr);
+/* munmap(2): -EINVAL for an unaligned @addr, @len 0 or a range outside the
+ * address space; holes in the range are not an error. */
+int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len);
+
+#define VMS_MREMAP_MAYMOVE 1
+#define VMS_MREMAP_FIXED   2
+
+/* mremap(2) for private anonymous memory: the old range must lie in one
+ * mapping (-EFAULT), grows in place when it can, else moves with MAYMOVE
+ * (-ENOMEM without).  Pages move with their contents; secondaries see an
+ * invalidation of the old range. */
+int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
+	       size_t new_len, int flags, uint64_t new_addr, uint64_t *addr);
+/* mprotect(2): -ENOMEM when part of the range is not mapped (nothing
+ * changed then), -EINVAL for bad arguments.  Taking a right away
+ * invalidates the range first. */
+int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot);
+
+enum vms_advice {
+	VMS_MADV_NORMAL = 0,
+	VMS_MADV_RANDOM = 1,
+	VMS_MADV_SEQUENTIAL = 2,
+	VMS_MADV_WILLNEED = 3,
+	VMS_MADV_DONTNEED = 4,
+	VMS_MADV_FREE = 8,
+	VMS_MADV_COLD = 20,
+	VMS_MADV_PAGEOUT = 21,
+};
+
+/* madvise(2).  DONTNEED: the range reads as zeroes afterwards.  FREE: the
+ * contents may be dropped by reclaim until the next write through any MMU.
+ * COLD: the range's accessed bits (host and secondary) are cleared, so
+ * aging sees it idle.  WILLNEED and PAGEOUT act on swap; without a swap area
+ * anonymous pages cannot be paged out and both succeed doing nothing, as on
+ * Linux.  -EINVAL for unknown advice or bad arguments; -ENOMEM when part
+ * of the range is unmapped (the mapped parts are still advised). */
+int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice);
+
+/* Host access to guest RAM, through the mm as a CPU would: faults in
+ * missing pages.  -EFAULT for an unmapped byte, -EACCES for a protection
+ * violation, -ENOMEM when no frame can be had.  A partial copy may have
+ * happened when an error is returned. */
+int vms_mm_read(struct vms_mm *mm, uint64_t hva, void *buf, size_t len);
+int vms_mm_write(struct vms_mm *mm, uint64_t hva, const void *buf,
+		 size_t len);
+
+/* get_user_pages for one page: faults the page in (for writing when
+ * @write) and returns it with a reference held, so it is neither freed nor
+ * reused until vms_put_page.  Holding a page does not keep it mapped: a
+ * munmap or DONTNEED still removes it from the mm.  Errors as
+ * vms_mm_read. */
+int vms_get_page(struct vms_mm *mm, uint64_t hva, bool write,
+		 struct vms_page **page);
+void vms_put_page(struct vms_page *page);
+/* The frame's bytes, valid while the reference is held. */
+void *vms_page_address(struct vms_page *page);
+/* Global frame number: node-major, stable for the life of the pools. */
+uint64_t vms_page_pfn(struct vms_page *page);
+/* Is the page marked dirty (written by the host or, handed over by a zap,
+ * by a secondary MMU)? */
+bool vms_page_dirty(struct vms_page *page);
+
+/* ------------------------------------------------------------------ */
+/* MMU notifiers.                                                      */
+
+enum vms_mmu_event {
+	VMS_EVENT_UNMAP,       /* munmap, mremap away, MAP_FIXED over */
+	VMS_EVENT_PROTECTION,  /* mprotect took a right away */
+	VMS_EVENT_DISCARD,     /* DONTNEED, FREE */
+	VMS_EVENT_SWAP,        /* reclaim or PAGEOUT unmapping for swap-out */
+	VMS_EVENT_MIGRATE,     /* the frame is being moved */
+	VMS_EVENT_RELEASE,     /* the mm is going away */
+};
+
+struct vms_mmu_range {
+	struct vms_mm *mm;
+	uint64_t start, end;        /* [start, end), page aligned hvas */
+	enum vms_mmu_event event;
+	bool blockable;             /* false: callbacks must not sleep */
+};
+
+struct vms_mmu_notifier;
+
+/* The ops of a subscription.  Every callback runs in the thread doing the
+ * host operation, inside an SRCU-style read section of the mm's
+ * subscription list: unregister waits for callbacks in flight.  None runs
+ * with an mm spinlock held; the mm's mmap lock may be held (read or write),
+ * so a callback must not call back into the mm's mapping operations. */
+struct vms_mmu_notifier_ops {
+	/* The mm is going away (vms_mm_destroy) or the subscription is being
+	 * unregistered.  Drop every mapping of the mm and stop using it: after
+	 * release returns the frames may be freed.  Runs at most once per
+	 * subscription.  May sleep. */
+	void (*release)(struct vms_mmu_notifier *sub, struct vms_mm *mm);
+
+	/* Before the host clears, downgrades or repoints any present PTE in
+	 * the range.  The secondary must drop its translations of the range
+	 * and, until the matching end, install none for it: once start
+	 * returns, the frames may be freed or rewritten.  Pairs with exactly
+	 * one invalidate_range_end with the same range.  With !blockable it
+	 * must not sleep and may return -EAGAIN instead, in which case no end
+	 * follows; it returns 0 otherwise.  May sleep when blockable. */
+	int (*invalidate_range_start)(struct vms_mmu_notifier *sub,
+				      const struct vms_mmu_range *range);
+	/* After the page table change of the matching start.  May sleep. */
+	void (*invalidate_range_end)(struct vms_mmu_notifier *sub,
+				     const struct vms_mmu_range *range);
+
+	/* Aging.  Report whether the secondary accessed any page of the range
+	 * since the last clear and clear that state; clear_flush_young also
+	 * flushes the secondary's TLBs so the next access is seen, clear_young
+	 * does not (cheaper, can miss accesses through stale TLB entries).
+	 * test_young only reports.  Called without the mmap lock on swap paths;
+	 * may not sleep long. */
+	bool (*clear_flush_young)(struct vms_mmu_notifier *sub,
+				  struct vms_mm *mm, uint64_t start,
+				  uint64_t end);
+	bool (*clear_young)(struct vms_mmu_notifier *sub, struct vms_mm *mm,
+			    uint64_t start, uint64_t end);
+	bool (*test_young)(struct vms_mmu_notifier *sub, struct vms_mm *mm,
+			   uint64_t start, uint64_t end);
+};
+
+/* A subscription: embed it in the secondary's own struct. */
+struct vms_mmu_notifier {
+	const struct vms_mmu_notifier_ops *ops;
+	struct vms_mm *mm;       /* set by register */
+	bool released;           /* set once ->release ran; internal */
+};
+
+/* Subscribes @sub (ops set by the caller) to @mm.  -EINVAL without ops,
+ * -EBUSY if already registered. */
+int vms_mmu_notifier_register(struct vms_mmu_notifier *sub, struct vms_mm *mm);
+/* Unsubscribes: runs ->release (unless it ran already) and returns once
+ * no callback of @sub is in flight, so @sub may be freed afterwards. */
+void vms_mmu_notifier_unregister(struct vms_mmu_notifier *sub);
+
+/* Interval subscriptions: one range of an mm, for a secondary that reads a
+ * sequence instead of keeping its own counters.  The pattern is
+ *
+ *	again:
+ *	  seq = vms_interval_read_begin(sub);
+ *	  look the pages up (vms_get_page ...), may sleep
+ *	  lock(driver lock);
+ *	  if (vms_interval_read_retry(sub, seq)) { unlock; put pages; goto again; }
+ *	  install the translations; unlock;
+ *
+ * and ->invalidate, called before any PTE of the interval changes, takes the
+ * same driver lock, calls vms_interval_set_seq(sub, cur_seq), drops the
+ * translations.  The sequence is odd while an invalidation of the mm that
+ * overlaps the interval runs, so read_begin waits for it to end. */
+struct vms_interval_notifier;
+struct vms_interval_notifier_ops {
+	/* Returns false (only when !range->blockable) if it would sleep. */
+	bool (*invalidate)(struct vms_interval_notifier *sub,
+			   const struct vms_mmu_range *range,
+			   unsigned long cur_seq);
+};
+
+int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
+				 uint64_t len,
+				 const struct vms_interval_notifier_ops *ops,
+				 void *priv, struct vms_interval_notifier **out);
+/* Waits for an invalidation in flight to end, then frees @sub. */
+void vms_interval_notifier_remove(struct vms_interval_notifier *sub);
+void *vms_interval_priv(struct vms_interval_notifier *sub);
+unsigned long vms_interval_read_begin(struct vms_interval_notifier *sub);
+bool vms_interval_read_retry(struct vms_interval_notifier *sub,
+			     unsigned long seq);
+void vms_interval_set_seq(struct vms_interval_notifier *sub,
+			  unsigned long cur_seq);
+
+/* ------------------------------------------------------------------ */
+/* Virtual machines.                                                   */
+
+struct vms_vm_config {
+	uint64_t max_gpa;       /* guest-physical space; 0: 64 GiB */
+	unsigned max_vcpus;     /* 0: 64 */
+};
+
+/* Creates a VM whose memory is @mm's: registers its shadow MMU as a
+ * notifier of @mm. */
+int vms_vm_create(struct vms_mm *mm, const struct vms_vm_config *cfg,
+		  struct vms_vm **out);
+/* Every vCPU must have been joined. */
+void vms_vm_destroy(struct vms_vm *vm);
+
+#define VMS_MEM_READONLY 0x1
+
+/* KVM_SET_USER_MEMORY_REGION: slot @id maps guest frames [gfn, gfn+npages)
+ * to hvas [hva, hva + npages*4096).  @npages 0 deletes the slot; a new gfn
+ * or hva for an existing slot moves it (size must match, -EINVAL).  Safe
+ * while vCPUs run: translations of the old layout are gone before it
+ * returns, and a vCPU touching the slot meanwhile waits for the new one.
+ * -EEXIST when the gfn range overlaps another slot, -EINVAL for bad
+ * alignment or ranges outside max_gpa / the mm, -ENOENT to delete a slot
+ * that does not exist.  The hva range need not be mapped yet. */
+int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
+		       uint64_t npages, uint64_t hva, unsigned flags);
+
+/* gpa -> hva through the memslots: -ENOENT when no slot holds it. */
+int vms_vm_gpa_to_hva(struct vms_vm *vm, uint64_t gpa, uint64_t *hva);
+
+/* ------------------------------------------------------------------ */
+/* vCPUs.                                                              */
+
+enum vms_exit_reason {
+	VMS_EXIT_NONE = 0,
+	VMS_EXIT_NO_SLOT,     /* gpa in no memslot (an MMIO exit) */
+	VMS_EXIT_EFAULT,      /* host refused: hva unmapped or no access */
+	VMS_EXIT_READONLY,    /* write to a read-only slot or mapping */
+	VMS_EXIT_NOMEM,       /* no frame could be had */
+};
+
+struct vms_exit {
+	enum vms_exit_reason reason;
+	int error;        /* the -errno the access returned */
+	uint64_t gpa;     /* the guest address that stopped the access */
+	uint64_t hva;     /* its hva, when a slot held it */
+	bool write;
+};
+
+typedef int (*vms_guest_fn)(struct vms_vcpu *vcpu, void *arg);
+
+/* Starts a vCPU thread running @fn(vcpu, arg) as its guest program.  -EINVAL
+ * past max_vcpus, -errno of pthread_create. */
+int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
+		   struct vms_vcpu **out);
+/* Waits for the guest program to return, stores its value in *@ret (when
+ * non-NULL) and frees the vCPU. */
+int vms_vcpu_join(struct vms_vcpu *vcpu, int *ret);
+unsigned vms_vcpu_id(const struct vms_vcpu *vcpu);
+
+/* Guest accesses (vCPU thread only).  0, or -EFAULT / -EACCES / -ENOMEM
+ * with the reason in vms_vcpu_exit(). */
+int vms_guest_read(struct vms_vcpu *vcpu, uint64_t gpa, void *buf,
+		   size_t len);
+int vms_guest_write(struct vms_vcpu *vcpu, uint64_t gpa, const void *buf,
+		    size_t len);
+int vms_guest_read64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t *val);
+int vms_guest_write64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t val);
+/* The last failed access. */
+const struct vms_exit *vms_vcpu_exit(const struct vms_vcpu *vcpu);
+/* Halts the vCPU for @ns nanoseconds: it leaves guest mode, so TLB
+ * flushes do not wait for it meanwhile. */
+void vms_guest_halt(struct vms_vcpu *vcpu, uint64_t ns);
+
+/* ------------------------------------------------------------------ */
+/* Counters: the vmstat of vmsync.  Read with relaxed loads while the
+ * system runs; each value is exact once it is quiet. */
+
+struct vms_vm_stats {
+	uint64_t guest_reads, guest_writes;   /* accessor calls */
+	uint64_t tlb_misses;                  /* soft TLB misses */
+	uint64_t faults;                      /* shadow faults (missing spte) */
+	uint64_t fault_retries;               /* faults redone after a race */
+	uint64_t invalidations;               /* invalidate_range_start calls */
+	uint64_t zapped;                      /* sptes dropped */
+	uint64_t tlb_flushes;                 /* remote flushes requested */
+	uint64_t flush_waits;                 /* vCPU acks waited for */
+	uint64_t exits;                       /* accesses that failed */
+	uint64_t violations;                  /* debug invariant checks failed */
+};
+void vms_vm_stats(struct vms_vm *vm, struct vms_vm_stats *st);
+
+struct vms_mm_stats {
+	uint64_t pgfault;            /* pages faulted in (allocated) */
+	uint64_t pgfree;             /* pages freed by unmap/discard */
+	uint64_t invalidate_start;   /* notifier pairs started */
+	uint64_t invalidate_end;
+	uint64_t resident;           /* present PTEs now */
+};
+void vms_mm_stats(struct vms_mm *mm, struct vms_mm_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMSYNC_H */

@@ -1,0 +1,129 @@
+/* base.h - what every room of vmsync shares: debug assertions, locks that
+ * know their owner, an SRCU for lists read under writers, spin-then-back-off
+ * waiting, and the hooks of the debug and mutant builds. */
+#ifndef VMS_BASE_H
+#define VMS_BASE_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "vmsync.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PAGE_SIZE VMS_PAGE_SIZE
+#define PAGE_SHIFT VMS_PAGE_SHIFT
+#define PAGE_ALIGNED(x) (((x) & (PAGE_SIZE - 1)) == 0)
+
+/* VMS_DEBUG builds check held locks and invariants, poison freed frames
+ * and may widen race windows on request (vms_race_delay). */
+#ifdef VMS_DEBUG
+void vms_assert_fail(const char *expr, const char *file, int line);
+#define VMS_ASSERT(e) \
+	((e) ? (void)0 : vms_assert_fail(#e, __FILE__, __LINE__))
+#else
+#define VMS_ASSERT(e) ((void)0)
+#endif
+
+/* ---- mutants: deliberately broken builds the stress tests must catch */
+#define VMS_MUTANT_no_retry 1
+#define VMS_MUTANT_no_flush_wait 2
+#define VMS_MUTANT_early_free 3
+#ifdef VMS_MUTANT
+#define VMS_MUTANT_IS(name) (VMS_MUTANT == VMS_MUTANT_##name)
+#else
+#define VMS_MUTANT_IS(name) 0
+#endif
+
+/* ---- a mutex that knows its owner, so code can assert it is held */
+struct vms_lock {
+	pthread_mutex_t mu;
+#ifdef VMS_DEBUG
+	_Atomic(pthread_t) owner;
+	atomic_bool held;
+#endif
+};
+void vms_lock_init(struct vms_lock *l);
+void vms_lock_destroy(struct vms_lock *l);
+void vms_lock(struct vms_lock *l);
+bool vms_trylock(struct vms_lock *l);
+void vms_unlock(struct vms_lock *l);
+#ifdef VMS_DEBUG
+bool vms_lock_held(struct vms_lock *l);
+#define vms_assert_held(l) VMS_ASSERT(vms_lock_held(l))
+#else
+#define vms_assert_held(l) ((void)(l))
+#endif
+
+/* ---- SRCU: readers never block writers' list updates; a writer's
+ * synchronize returns once every reader that could see the old version is
+ * gone.  Readers: idx = vms_srcu_read_lock(); ... read_unlock(idx).  Read
+ * sections may sleep.  synchronize must not be called inside one. */
+struct vms_srcu {
+	atomic_long readers[2];
+	atomic_uint idx;
+	pthread_mutex_t sync_mu;      /* serialises synchronize */
+};
+void vms_srcu_init(struct vms_srcu *s);
+void vms_srcu_destroy(struct vms_srcu *s);
+unsigned vms_srcu_read_lock(struct vms_srcu *s);
+void vms_srcu_read_unlock(struct vms_srcu *s, unsigned idx);
+void vms_srcu_synchronize(struct vms_srcu *s);
+
+/* ---- waiting on another running thread: poll with pause, then yield,
+ * then short sleeps.  A sleeping handshake costs ~45 us on these machines,
+ * so sleeping comes last.  Call with spins = 0 first, then pass it back. */
+static inline void vms_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+void vms_backoff(unsigned *spins);
+
+uint64_t vms_now_ns(void);
+
+/* ---- race windows (debug builds): a test sets vms_race_ns and the hot
+ * spots sleep up to that long with probability 1/vms_race_odds, so that a
+ * race that would need luck needs only time. */
+enum vms_race_site {
+	VMS_RACE_FAULT_AFTER_GUP,    /* page held, mmu_lock not yet taken */
+	VMS_RACE_ACCESS_AFTER_TLB,   /* TLB entry looked up, not yet used */
+	VMS_RACE_FREE_BEFORE_START,  /* host between PTE clear and notify */
+	VMS_RACE_NR
+};
+#ifdef VMS_DEBUG
+extern _Atomic uint64_t vms_race_ns;
+extern _Atomic unsigned vms_race_odds;
+void vms_race_window(enum vms_race_site site);
+#else
+#define vms_race_window(site) ((void)0)
+#endif
+
+/* Counters bumped by many threads, read rarely. */
+static inline void vms_stat_inc(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+/* A counter only its owner thread bumps: no locked instruction needed. */
+static inline void vms_stat_add_local(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+static inline uint64_t vms_stat_read(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+#endif /* VMS_BASE_H */

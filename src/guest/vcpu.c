@@ -1,0 +1,330 @@
+/* vcpu.c - vCPU threads running guest programs: guest mode, the soft TLB,
+ * guest accesses (TLB -> spte walk -> shadow fault), and remote TLB
+ * flushes with their acknowledgements. */
+#define _GNU_SOURCE
+#include "guest/vcpu.h"
+
+#include <string.h>
+#include <time.h>
+
+/* ---- requests and guest mode ---- */
+
+static void vcpu_tlb_flush_local(struct vms_vcpu *v)
+{
+	if (!v->tlb_used)
+		return;
+	for (unsigned i = 0; i < VCPU_TLB_SIZE; i++)
+		v->tlb[i].tag = 0;
+	v->tlb_used = false;
+}
+
+static inline void vcpu_check_requests(struct vms_vcpu *v)
+{
+	unsigned long long req = atomic_load_explicit(&v->flush_req,
+						      memory_order_acquire);
+
+	if (likely(req == v->seen_req))
+		return;
+	vcpu_tlb_flush_local(v);
+	v->seen_req = req;
+	atomic_store_explicit(&v->flush_ack, req, memory_order_release);
+}
+
+static void vcpu_enter_guest(struct vms_vcpu *v)
+{
+	atomic_store(&v->mode, VCPU_IN_GUEST);
+	/* Store mode, then load flush_req: the fence keeps that order. */
+	atomic_thread_fence(memory_order_seq_cst);
+	vcpu_check_requests(v);
+}
+
+/* After this, flushers stop waiting for us: no TLB entry is in use. */
+static void vcpu_exit_guest(struct vms_vcpu *v)
+{
+	atomic_store(&v->mode, VCPU_OUTSIDE_GUEST);
+}
+
+void vcpu_flush_remote_tlbs(struct vms_vm *vm)
+{
+	unsigned long long target[vm->max_vcpus];
+	unsigned idx = vms_srcu_read_lock(&vm->srcu);
+
+	vms_stat_inc(&vm->st_flushes, 1);
+	for (unsigned i = 0; i < vm->max_vcpus; i++) {
+		struct vms_vcpu *v = atomic_load(&vm->vcpus[i]);
+
+		if (v)
+			target[i] = atomic_fetch_add(&v->flush_req, 1) + 1;
+	}
+	for (unsigned i = 0; i < vm->max_vcpus && !VMS_MUTANT_IS(no_flush_wait);
+	     i++) {
+		struct vms_vcpu *v = atomic_load(&vm->vcpus[i]);
+		unsigned spins = 0;
+
+		if (!v)
+			continue;
+		while (atomic_load(&v->mode) == VCPU_IN_GUEST &&
+		       atomic_load_explicit(&v->flush_ack,
+					    memory_order_acquire) < target[i])
+			vms_backoff(&spins);
+		if (spins)
+			vms_stat_inc(&vm->st_flush_waits, 1);
+	}
+	vms_srcu_read_unlock(&vm->srcu, idx);
+}
+
+/* ---- translation ---- */
+
+static struct vcpu_tlbe *vcpu_tlb_miss(struct vms_vcpu *v, uint64_t gfn,
+				       bool write)
+{
+	struct vms_vm *vm = v->vm;
+	struct vcpu_tlbe *e = &v->tlb[gfn % VCPU_TLB_SIZE];
+	uint64_t want = SPTE_ACCESSED | (write ? SPTE_DIRTY : 0);
+
+	vms_stat_add_local(&v->st_tlb_misses, 1);
+	for (;;) {
+		uint64_t spte = gfn < vm->max_gfn
+					? atomic_load_explicit(&vm->spt[gfn],
+							       memory_order_acquire)
+					: 0;
+
+		if ((spte & SPTE_PRESENT) && (!write || (spte & SPTE_WRITE))) {
+			/* Set A/D against the value walked: a zap in between
+			 * makes this fail and the walk start over. */
+			if ((spte & want) != want) {
+				if (!atomic_compare_exchange_strong(
+					    &vm->spt[gfn], &spte, spte | want))
+					continue;
+				spte |= want;
+			}
+			e->tag = gfn + 1;
+			e->frame = pfn_to_addr(vm->phys, SPTE_PFN(spte));
+			e->writable = (spte & SPTE_WRITE) && (spte & SPTE_DIRTY);
+#ifdef VMS_DEBUG
+			e->gen = SPTE_GEN(spte);
+			e->page = pfn_to_page(vm->phys, SPTE_PFN(spte));
+#endif
+			v->tlb_used = true;
+			return e;
+		}
+		/* The fault may sleep on host locks held by an invalidation
+		 * that waits for our flush ack: leave guest mode first. */
+		vcpu_exit_guest(v);
+		int r = mmu_fault(v, gfn, write, &v->exit);
+		vcpu_enter_guest(v);
+		if (r) {
+			vms_stat_add_local(&v->st_exits, 1);
+			return NULL;
+		}
+	}
+}
+
+static inline struct vcpu_tlbe *vcpu_translate(struct vms_vcpu *v,
+					       uint64_t gfn, bool write)
+{
+	vcpu_check_requests(v);
+	struct vcpu_tlbe *e = &v->tlb[gfn % VCPU_TLB_SIZE];
+
+	if (likely(e->tag == gfn + 1 && (!write || e->writable)))
+		return e;
+	return vcpu_tlb_miss(v, gfn, write);
+}
+
+/* I1, checked after the access: had the frame been freed meanwhile, its
+ * generation would have moved. */
+static inline void vcpu_check_stale(struct vms_vcpu *v,
+				    const struct vcpu_tlbe *e, uint64_t gfn)
+{
+#ifdef VMS_DEBUG
+	unsigned gen = atomic_load_explicit(&e->page->gen, memory_order_acquire);
+
+	if ((uint16_t)gen != e->gen)
+		vm_note_violation(v->vm, "guest access through a TLB entry "
+				  "whose frame was freed (I1)", gfn);
+#else
+	(void)v;
+	(void)e;
+	(void)gfn;
+#endif
+}
+
+static int vcpu_access(struct vms_vcpu *v, uint64_t gpa, void *buf,
+		       size_t len, bool write)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		uint64_t gfn = gpa >> PAGE_SHIFT;
+		size_t off = gpa & (PAGE_SIZE - 1);
+		size_t n = PAGE_SIZE - off < len ? PAGE_SIZE - off : len;
+		struct vcpu_tlbe *e = vcpu_translate(v, gfn, write);
+
+		if (!e) {
+			v->exit.gpa = gpa;
+			return v->exit.error;
+		}
+		vms_race_window(VMS_RACE_ACCESS_AFTER_TLB);
+		if (write)
+			memcpy(e->frame + off, b, n);
+		else
+			memcpy(b, e->frame + off, n);
+		vcpu_check_stale(v, e, gfn);
+		gpa += n;
+		b += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int vms_guest_read(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len)
+{
+	vms_stat_add_local(&v->st_reads, 1);
+	return vcpu_access(v, gpa, buf, len, false);
+}
+
+int vms_guest_write(struct vms_vcpu *v, uint64_t gpa, const void *buf,
+		    size_t len)
+{
+	vms_stat_add_local(&v->st_writes, 1);
+	return vcpu_access(v, gpa, (void *)buf, len, true);
+}
+
+int vms_guest_read64(struct vms_vcpu *v, uint64_t gpa, uint64_t *val)
+{
+	return vms_guest_read(v, gpa, val, sizeof(*val));
+}
+
+int vms_guest_write64(struct vms_vcpu *v, uint64_t gpa, uint64_t val)
+{
+	return vms_guest_write(v, gpa, &val, sizeof(val));
+}
+
+const struct vms_exit *vms_vcpu_exit(const struct vms_vcpu *v)
+{
+	return &v->exit;
+}
+
+unsigned vms_vcpu_id(const struct vms_vcpu *v)
+{
+	return v->id;
+}
+
+void vms_guest_halt(struct vms_vcpu *v, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+			       (long)(ns % 1000000000u) };
+
+	vcpu_exit_guest(v);
+	nanosleep(&ts, NULL);
+	vcpu_enter_guest(v);
+}
+
+/* ---- threads ---- */
+
+static void *vcpu_thread(void *arg)
+{
+	struct vms_vcpu *v = arg;
+
+	vcpu_enter_guest(v);
+	v->ret = v->fn(v, v->arg);
+	vcpu_exit_guest(v);
+	return NULL;
+}
+
+int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
+		   struct vms_vcpu **out)
+{
+	struct vms_vcpu *v;
+	unsigned id;
+	int r;
+
+	if (!vm || !fn || !out)
+		return -EINVAL;
+	v = aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
+	if (!v)
+		return -ENOMEM;
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->fn = fn;
+	v->arg = arg;
+
+	vms_lock(&vm->vcpus_lock);
+	for (id = 0; id < vm->max_vcpus && atomic_load(&vm->vcpus[id]); id++)
+		;
+	if (id == vm->max_vcpus) {
+		vms_unlock(&vm->vcpus_lock);
+		free(v);
+		return -EINVAL;
+	}
+	v->id = id;
+	atomic_store(&vm->vcpus[id], v);
+	vms_unlock(&vm->vcpus_lock);
+
+	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (r) {
+		atomic_store(&vm->vcpus[id], NULL);
+		vms_srcu_synchronize(&vm->srcu);
+		free(v);
+		return -r;
+	}
+	*out = v;
+	return 0;
+}
+
+int vms_vcpu_join(struct vms_vcpu *v, int *ret)
+{
+	struct vms_vm *vm;
+
+	if (!v)
+		return -EINVAL;
+	vm = v->vm;
+	int r = pthread_join(v->thread, NULL);
+	if (r)
+		return -r;
+	atomic_store(&vm->vcpus[v->id], NULL);
+	/* Flushers that saw us in the array are done with us after this. */
+	vms_srcu_synchronize(&vm->srcu);
+	vms_stat_inc(&vm->st_reads, vms_stat_read(&v->st_reads));
+	vms_stat_inc(&vm->st_writes, vms_stat_read(&v->st_writes));
+	vms_stat_inc(&vm->st_tlb_misses, vms_stat_read(&v->st_tlb_misses));
+	vms_stat_inc(&vm->st_faults, vms_stat_read(&v->st_faults));
+	vms_stat_inc(&vm->st_retries, vms_stat_read(&v->st_retries));
+	vms_stat_inc(&vm->st_exits, vms_stat_read(&v->st_exits));
+	if (ret)
+		*ret = v->ret;
+	free(v);
+	return 0;
+}
+
+void vms_vm_stats(struct vms_vm *vm, struct vms_vm_stats *st)
+{
+	unsigned idx = vms_srcu_read_lock(&vm->srcu);
+
+	*st = (struct vms_vm_stats){
+		.guest_reads = vms_stat_read(&vm->st_reads),
+		.guest_writes = vms_stat_read(&vm->st_writes),
+		.tlb_misses = vms_stat_read(&vm->st_tlb_misses),
+		.faults = vms_stat_read(&vm->st_faults),
+		.fault_retries = vms_stat_read(&vm->st_retries),
+		.exits = vms_stat_read(&vm->st_exits),
+		.invalidations = vms_stat_read(&vm->st_invalidations),
+		.zapped = vms_stat_read(&vm->st_zapped),
+		.tlb_flushes = vms_stat_read(&vm->st_flushes),
+		.flush_waits = vms_stat_read(&vm->st_flush_waits),
+		.violations = vms_stat_read(&vm->st_violations),
+	};
+	for (unsigned i = 0; i < vm->max_vcpus; i++) {
+		struct vms_vcpu *v = atomic_load(&vm->vcpus[i]);
+
+		if (!v)
+			continue;
+		st->guest_reads += vms_stat_read(&v->st_reads);
+		st->guest_writes += vms_stat_read(&v->st_writes);
+		st->tlb_misses += vms_stat_read(&v->st_tlb_misses);
+		st->faults += vms_stat_read(&v->st_faults);
+		st->fault_retries += vms_stat_read(&v->st_retries);
+		st->exits += vms_stat_read(&v->st_exits);
+	}
+	vms_srcu_read_unlock(&vm->srcu, idx);
+}

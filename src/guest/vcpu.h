@@ -1,0 +1,54 @@
+/* vcpu.h - a vCPU as the shadow MMU and the flush protocol see it: guest
+ * mode, the flush request word and acknowledgement, the soft TLB. */
+#ifndef VMS_VCPU_H
+#define VMS_VCPU_H
+
+#include "guest/guest.h"
+
+#define VCPU_TLB_SIZE 512          /* direct mapped, by gfn */
+
+/* Filled from a present spte with the A bit (and D when writable) set.
+ * Owned by the vCPU thread alone. */
+struct vcpu_tlbe {
+	uint64_t tag;               /* gfn + 1; 0: empty */
+	uint8_t *frame;
+	bool writable;              /* spte writable and dirty */
+#ifdef VMS_DEBUG
+	uint16_t gen;               /* page generation at install (I1) */
+	struct vms_page *page;
+#endif
+};
+
+enum vcpu_mode { VCPU_OUTSIDE_GUEST, VCPU_IN_GUEST };
+
+/*
+ * Flush handshake.  A flusher bumps flush_req, then reads mode; the vCPU
+ * stores mode = IN_GUEST, then reads flush_req (both sequentially
+ * consistent), so either the flusher waits for this vCPU or the vCPU sees
+ * the request before its next access.  In guest mode the vCPU polls
+ * flush_req before every access; on a change it empties its TLB and
+ * stores flush_ack = the request it saw, with release order, so the
+ * accesses before it are complete when the flusher reads the ack.
+ */
+struct vms_vcpu {
+	struct vms_vm *vm;
+	unsigned id;
+	pthread_t thread;
+	vms_guest_fn fn;
+	void *arg;
+	int ret;
+
+	_Alignas(64) atomic_int mode;
+	atomic_ullong flush_ack;
+	_Alignas(64) atomic_ullong flush_req;
+
+	/* vCPU thread only. */
+	_Alignas(64) unsigned long long seen_req;
+	bool tlb_used;
+	struct vms_exit exit;
+	_Atomic uint64_t st_reads, st_writes, st_tlb_misses, st_faults,
+		st_retries, st_exits;
+	struct vcpu_tlbe tlb[VCPU_TLB_SIZE];
+};
+
+#endif /* VMS_VCPU_H */

@@ -1,0 +1,72 @@
+/* test.h - what every vmsync test shares: checks that print context and
+ * fail the test, a seeded random generator, and the skip exit code. */
+#ifndef VMS_TEST_H
+#define VMS_TEST_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmsync.h"
+
+#define T_SKIP 77
+
+/* CHECK(cond, fmt, ...): fails the test with file:line and the message. */
+#define CHECK(cond, ...)                                                    \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, \
+				__LINE__, #cond);                           \
+			fprintf(stderr, __VA_ARGS__);                       \
+			fputc('\n', stderr);                                \
+			exit(1);                                            \
+		}                                                           \
+	} while (0)
+
+/* CHECK_EQ(expr, want): integers, printing both on failure. */
+#define CHECK_EQ(expr, want)                                                \
+	do {                                                                \
+		long long got_ = (long long)(expr), want_ = (long long)(want); \
+		CHECK(got_ == want_, "got %lld, want %lld", got_, want_);    \
+	} while (0)
+
+/* CHECK_OK(call): the call returns 0. */
+#define CHECK_OK(call)                                                      \
+	do {                                                                \
+		int r_ = (call);                                            \
+		CHECK(r_ == 0, "returned %d (%s)", r_, strerror(-r_));       \
+	} while (0)
+
+static inline uint64_t t_rand(uint64_t *s)
+{
+	/* splitmix64: seeded, reproducible across runs and machines. */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* A pool of @frames frames on one node, and an mm on it. */
+static inline void t_setup(uint64_t frames, struct vms_phys **phys,
+			   struct vms_mm **mm)
+{
+	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { frames } };
+
+	CHECK_OK(vms_phys_create(&pc, phys));
+	CHECK_OK(vms_mm_create(*phys, NULL, mm));
+}
+
+static inline void t_teardown(struct vms_phys *phys, struct vms_mm *mm)
+{
+	struct vms_node_info ni;
+
+	vms_mm_destroy(mm);
+	CHECK_OK(vms_phys_node_info(phys, 0, &ni));
+	CHECK_EQ(ni.free, ni.frames);   /* nothing leaked, nothing pinned */
+	vms_phys_destroy(phys);
+}
+
+#endif /* VMS_TEST_H */
