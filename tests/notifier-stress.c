@@ -516,6 +516,12 @@ int main(int argc, char **argv)
 	vms_mm_stats(mm, &ms);
 	CHECK_EQ(ms.resident, 0);
 	t_teardown(phys, mm);
+	for (unsigned v = 0; v < opt.vcpus; v++) {
+		free(ctx[v].ver);
+		free(ctx[v].wepoch);
+		free(ctx[v].gfns);
+	}
+	free(disc);
 	printf("verdict: verified (0 mismatches, 0 violations)\n");
 	printf("1 passed, 0 failed\n");
 	return 0;

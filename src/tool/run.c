@@ -1,0 +1,614 @@
+/* run.c - `vmsync run`: a VM whose vCPUs write and verify patterns in
+ * guest RAM while a host thread discards, protects, remaps and moves that
+ * RAM under them; prints what happened and a verdict. */
+#define _GNU_SOURCE
+#include "tool/tool.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmsync.h"
+
+#define PAGE VMS_PAGE_SIZE
+#define CHUNK_PAGES 256              /* what one vCPU pass touches */
+#define NR_SLOTS 4
+#define MAX_REPORTED 5
+
+struct run_cfg {
+	unsigned vcpus;
+	uint64_t guest_mem;
+	uint64_t duration_ns;
+	uint64_t seed;
+	bool quiet;
+};
+
+/*
+ * A chunk of guest RAM and what it must hold.  A vCPU pass and a host
+ * discard each own a chunk by trylock (a vCPU must never block in guest
+ * mode: a flush could be waiting for it).  zero: discarded since the last
+ * pass; else the pages hold pattern(gfn, gen).
+ */
+struct chunk {
+	pthread_mutex_t lock;
+	uint32_t gen;
+	bool zero;
+};
+
+/* A memslot over one mapping that moves between two homes. */
+struct slot {
+	unsigned id;
+	uint64_t gfn, npages, home[2];
+	_Atomic uint64_t hva;
+	int at;
+};
+
+struct mismatch {
+	uint64_t gpa, want, got;
+};
+
+static struct run {
+	struct run_cfg cfg;
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	struct vms_vm *vm;
+	struct slot slots[NR_SLOTS];
+	struct chunk *chunks;
+	uint64_t nr_chunks;
+	atomic_bool stop;
+	_Atomic uint64_t passes, bytes, refused, mismatches, host_ops[7];
+	pthread_mutex_t report_lock;
+	struct mismatch reported[MAX_REPORTED];
+	int error;                          /* first fatal error, -errno */
+} R;
+
+static const char *const host_op_names[] = {
+	"dontneed", "remap", "mprotect", "free", "cold", "slot-move",
+	"slot-readd",
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
+{
+	uint64_t base = gfn << 32 | gen;
+
+	for (size_t k = 0; k < PAGE / 8; k++)
+		page[k] = gen ? base ^ (k * 0x9e3779b97f4a7c15ull) : 0;
+}
+
+static void fail(int err)
+{
+	int zero = 0;
+
+	__atomic_compare_exchange_n(&R.error, &zero, err, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	atomic_store(&R.stop, true);
+}
+
+/* ---- the guest program ---- */
+
+/* One access, retried while the host holds the page away (unmapped,
+ * read-only or between memslots): those refusals are part of the run. */
+static bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, bool write)
+{
+	for (unsigned tries = 0;; tries++) {
+		int r = write ? vms_guest_write(v, gpa, buf, PAGE)
+			      : vms_guest_read(v, gpa, buf, PAGE);
+		if (r == 0)
+			return true;
+		const struct vms_exit *e = vms_vcpu_exit(v);
+		if ((e->reason != VMS_EXIT_EFAULT &&
+		     e->reason != VMS_EXIT_NO_SLOT) || tries > 200000) {
+			fprintf(stderr,
+				"vmsync: vCPU %u: access to gpa %#llx refused for "
+				"good (exit %d, %s)\n",
+				vms_vcpu_id(v), (unsigned long long)gpa, e->reason,
+				strerror(-e->error));
+			fail(e->error ? e->error : -EIO);
+			return false;
+		}
+		atomic_fetch_add_explicit(&R.refused, 1, memory_order_relaxed);
+		vms_guest_halt(v, 20000);
+		if (atomic_load(&R.stop))
+			return false;
+	}
+}
+
+static void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got)
+{
+	uint64_t n = atomic_fetch_add(&R.mismatches, 1);
+
+	if (n < MAX_REPORTED) {
+		pthread_mutex_lock(&R.report_lock);
+		R.reported[n] = (struct mismatch){ gpa, want, got };
+		pthread_mutex_unlock(&R.report_lock);
+	}
+}
+
+/* Checks every page of chunk @c holds what it must. */
+static bool verify_chunk(struct vms_vcpu *v, uint64_t c, uint64_t *buf,
+			 uint64_t *want)
+{
+	for (uint64_t p = 0; p < CHUNK_PAGES; p++) {
+		uint64_t gfn = c * CHUNK_PAGES + p;
+
+		if (!guest_io(v, gfn * PAGE, buf, false))
+			return false;
+		pattern(want, gfn, R.chunks[c].zero ? 0 : R.chunks[c].gen);
+		if (memcmp(buf, want, PAGE)) {
+			for (size_t k = 0; k < PAGE / 8; k++)
+				if (buf[k] != want[k]) {
+					note_mismatch(gfn * PAGE + k * 8, want[k],
+						      buf[k]);
+					break;
+				}
+		}
+	}
+	atomic_fetch_add_explicit(&R.bytes, CHUNK_PAGES * PAGE,
+				  memory_order_relaxed);
+	return true;
+}
+
+static int guest_verify(struct vms_vcpu *v, void *arg)
+{
+	uint64_t rng = *(uint64_t *)arg;
+	uint64_t *buf = malloc(PAGE), *want = malloc(PAGE);
+
+	if (!buf || !want) {
+		fail(-ENOMEM);
+		free(buf);
+		free(want);
+		return -ENOMEM;
+	}
+	while (!atomic_load(&R.stop)) {
+		uint64_t c = rnd(&rng) % R.nr_chunks;
+		struct chunk *ch = &R.chunks[c];
+
+		if (pthread_mutex_trylock(&ch->lock))
+			continue;
+		/* What the last pass (or a discard) left, then a new
+		 * generation written and read back. */
+		bool ok = verify_chunk(v, c, buf, want);
+		if (ok) {
+			ch->gen++;
+			ch->zero = false;
+			for (uint64_t p = 0; ok && p < CHUNK_PAGES; p++) {
+				uint64_t gfn = c * CHUNK_PAGES + p;
+
+				pattern(buf, gfn, ch->gen);
+				ok = guest_io(v, gfn * PAGE, buf, true);
+			}
+			atomic_fetch_add_explicit(&R.bytes, CHUNK_PAGES * PAGE,
+						  memory_order_relaxed);
+		}
+		if (ok)
+			ok = verify_chunk(v, c, buf, want);
+		pthread_mutex_unlock(&ch->lock);
+		if (ok)
+			atomic_fetch_add_explicit(&R.passes, 1,
+						  memory_order_relaxed);
+	}
+	free(buf);
+	free(want);
+	return 0;
+}
+
+/* ---- the host's churn ---- */
+
+static struct slot *slot_of_chunk(uint64_t c, uint64_t *hva)
+{
+	uint64_t gfn = c * CHUNK_PAGES;
+	struct slot *s = &R.slots[gfn / R.slots[0].npages];
+
+	*hva = atomic_load(&s->hva) + (gfn - s->gfn) * PAGE;
+	return s;
+}
+
+/* A discard needs the chunk to itself, to know what it holds after. */
+static int host_discard(uint64_t c, bool remap)
+{
+	struct chunk *ch = &R.chunks[c];
+	uint64_t hva, got;
+	int r;
+
+	if (pthread_mutex_trylock(&ch->lock))
+		return 0;
+	slot_of_chunk(c, &hva);
+	if (!remap) {
+		r = vms_madvise(R.mm, hva, CHUNK_PAGES * PAGE, VMS_MADV_DONTNEED);
+	} else {
+		r = vms_munmap(R.mm, hva, CHUNK_PAGES * PAGE);
+		if (!r)
+			r = vms_mmap(R.mm, hva, CHUNK_PAGES * PAGE,
+				     VMS_PROT_READ | VMS_PROT_WRITE,
+				     VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS |
+					     VMS_MAP_FIXED,
+				     &got);
+	}
+	if (!r)
+		ch->zero = true;
+	pthread_mutex_unlock(&ch->lock);
+	return r;
+}
+
+static int host_slot_move(struct slot *s)
+{
+	uint64_t to = s->home[!s->at], got, size = s->npages * PAGE;
+	int r = vms_mremap(R.mm, atomic_load(&s->hva), size, size,
+			   VMS_MREMAP_MAYMOVE | VMS_MREMAP_FIXED, to, &got);
+
+	if (!r)
+		r = vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages, to, 0);
+	if (!r) {
+		atomic_store(&s->hva, to);
+		s->at = !s->at;
+	}
+	return r;
+}
+
+static int host_slot_readd(struct slot *s)
+{
+	int r = vms_vm_set_memslot(R.vm, s->id, 0, 0, 0, 0);
+
+	usleep(100);
+	return r ? r
+		 : vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages,
+				      atomic_load(&s->hva), 0);
+}
+
+static void *host_churn(void *arg)
+{
+	uint64_t rng = *(uint64_t *)arg;
+
+	while (!atomic_load(&R.stop)) {
+		uint64_t x = rnd(&rng);
+		unsigned op = x % 7;
+		uint64_t c = (x >> 8) % R.nr_chunks, hva;
+		struct slot *s = slot_of_chunk(c, &hva);
+		uint64_t len = (1 + (x >> 40) % CHUNK_PAGES) * PAGE;
+		int r = 0;
+
+		switch (op) {
+		case 0: r = host_discard(c, false); break;
+		case 1: r = host_discard(c, true); break;
+		case 2:
+			r = vms_mprotect(R.mm, hva, len, VMS_PROT_READ);
+			usleep(100);
+			if (!r)
+				r = vms_mprotect(R.mm, hva, len,
+						 VMS_PROT_READ | VMS_PROT_WRITE);
+			break;
+		case 3: r = vms_madvise(R.mm, hva, len, VMS_MADV_FREE); break;
+		case 4: r = vms_madvise(R.mm, hva, len, VMS_MADV_COLD); break;
+		case 5: r = host_slot_move(s); break;
+		case 6: r = host_slot_readd(s); break;
+		}
+		if (r) {
+			fprintf(stderr, "vmsync: host %s failed: %s\n",
+				host_op_names[op], strerror(-r));
+			fail(r);
+			break;
+		}
+		atomic_fetch_add_explicit(&R.host_ops[op], 1,
+					  memory_order_relaxed);
+		usleep(200);
+	}
+	return NULL;
+}
+
+/* ---- setup, progress, verdict ---- */
+
+static int run_setup(void)
+{
+	const struct run_cfg *cfg = &R.cfg;
+	uint64_t pages = cfg->guest_mem / PAGE;
+	/* Frames for all of guest RAM: nothing swaps yet. */
+	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { pages } };
+	int r;
+
+	r = vms_phys_create(&pc, &R.phys);
+	if (r)
+		return r;
+	r = vms_mm_create(R.phys, NULL, &R.mm);
+	if (r)
+		return r;
+	r = vms_vm_create(R.mm, NULL, &R.vm);
+	if (r)
+		return r;
+	R.nr_chunks = pages / CHUNK_PAGES;
+	R.chunks = calloc(R.nr_chunks, sizeof(*R.chunks));
+	if (!R.chunks)
+		return -ENOMEM;
+	for (uint64_t c = 0; c < R.nr_chunks; c++)
+		pthread_mutex_init(&R.chunks[c].lock, NULL);
+	for (unsigned i = 0; i < NR_SLOTS; i++) {
+		struct slot *s = &R.slots[i];
+
+		s->id = i;
+		s->npages = pages / NR_SLOTS;
+		s->gfn = i * s->npages;
+		for (int h = 0; h < 2; h++) {
+			r = vms_mmap(R.mm, 0, s->npages * PAGE,
+				     VMS_PROT_READ | VMS_PROT_WRITE,
+				     VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS,
+				     &s->home[h]);
+			if (r)
+				return r;
+		}
+		atomic_store(&s->hva, s->home[0]);
+		r = vms_vm_set_memslot(R.vm, i, s->gfn, s->npages, s->home[0], 0);
+		if (r)
+			return r;
+	}
+	/* Second homes only hold the place the slots move to. */
+	for (unsigned i = 0; i < NR_SLOTS; i++) {
+		r = vms_munmap(R.mm, R.slots[i].home[1], R.slots[i].npages * PAGE);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void run_teardown(void)
+{
+	vms_vm_destroy(R.vm);
+	vms_mm_destroy(R.mm);
+	vms_phys_destroy(R.phys);
+	for (uint64_t c = 0; R.chunks && c < R.nr_chunks; c++)
+		pthread_mutex_destroy(&R.chunks[c].lock);
+	free(R.chunks);
+}
+
+static void print_line(double t, const struct vms_vm_stats *st,
+		       const struct vms_vm_stats *prev, uint64_t bytes,
+		       uint64_t prev_bytes, double dt)
+{
+	printf("[%5.1fs] guest %7.1f MiB/s  faults %7.0f/s  invalidations "
+	       "%6.0f/s  flushes %6.0f/s  retries %6.0f/s\n",
+	       t, (double)(bytes - prev_bytes) / (1 << 20) / dt,
+	       (st->faults - prev->faults) / dt,
+	       (st->invalidations - prev->invalidations) / dt,
+	       (st->tlb_flushes - prev->tlb_flushes) / dt,
+	       (st->fault_retries - prev->fault_retries) / dt);
+	fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmsync run [options]\n\n"
+		"Runs a VM whose vCPUs write and verify patterns in guest RAM while a\n"
+		"host thread discards, write-protects, remaps and moves that RAM.\n\n"
+		"  --vcpus N          vCPU threads (1-64; default 2)\n"
+		"  --guest-mem SIZE   guest RAM, K/M/G suffixes (4M-64G, a multiple\n"
+		"                     of 4M; default 256M)\n"
+		"  --duration TIME    how long, s/ms suffixes (default 10s)\n"
+		"  --seed N           seed of every random choice (default 1)\n"
+		"  --quiet            no progress lines\n"
+		"  --help             this help\n\n"
+		"Exit: 0 verified, 1 mismatches, 2 bad usage, 3 error.\n");
+}
+
+static int parse_args(int argc, char **argv, struct run_cfg *cfg)
+{
+	static const struct option lo[] = {
+		{ "vcpus", 1, 0, 'v' },    { "guest-mem", 1, 0, 'm' },
+		{ "duration", 1, 0, 'd' }, { "seed", 1, 0, 's' },
+		{ "quiet", 0, 0, 'q' },    { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	const char *why = NULL;
+	uint64_t v;
+	int c;
+
+	*cfg = (struct run_cfg){ .vcpus = 2, .guest_mem = 256ull << 20,
+				 .duration_ns = 10000000000ull, .seed = 1 };
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		bool ok = true;
+
+		switch (c) {
+		case 'v':
+			ok = parse_uint(optarg, 1, 64, &v, &why);
+			cfg->vcpus = (unsigned)v;
+			break;
+		case 'm':
+			ok = parse_size(optarg, &cfg->guest_mem, &why);
+			if (ok && (cfg->guest_mem < (4ull << 20) ||
+				   cfg->guest_mem > (64ull << 30) ||
+				   cfg->guest_mem % (4ull << 20))) {
+				why = "must be a multiple of 4M from 4M to 64G";
+				ok = false;
+			}
+			break;
+		case 'd':
+			ok = parse_time(optarg, &cfg->duration_ns, &why);
+			if (ok && (cfg->duration_ns < 1000000ull ||
+				   cfg->duration_ns > 86400000000000ull)) {
+				why = "must be from 1ms to 24h";
+				ok = false;
+			}
+			break;
+		case 's':
+			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg->seed, &why);
+			break;
+		case 'q':
+			cfg->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			if (optopt)
+				fprintf(stderr,
+					"vmsync run: option '%s' needs a value\n",
+					argv[optind - 1]);
+			else
+				fprintf(stderr,
+					"vmsync run: unknown option '%s'\n",
+					argv[optind - 1]);
+			return -1;
+		}
+		if (!ok) {
+			fprintf(stderr, "vmsync run: bad value '%s' for --%s: %s\n",
+				optarg, lo[c == 'v' ? 0 : c == 'm' ? 1 : c == 'd' ? 2 : 3].name,
+				why);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmsync run: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct vms_vcpu **vcpus;
+	uint64_t *seeds, rng, host_seed;
+	pthread_t host;
+	int r = parse_args(argc, argv, &R.cfg);
+
+	if (r)
+		return r > 0 ? EXIT_VERIFIED : EXIT_USAGE;
+	pthread_mutex_init(&R.report_lock, NULL);
+	vcpus = calloc(R.cfg.vcpus, sizeof(*vcpus));
+	seeds = calloc(R.cfg.vcpus, sizeof(*seeds));
+	if (!vcpus || !seeds || (r = run_setup())) {
+		fprintf(stderr, "vmsync run: setup failed: %s\n",
+			strerror(vcpus && seeds ? -r : ENOMEM));
+		return EXIT_ERROR;
+	}
+	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots, "
+	       "%llu MiB touched per pass, %.1f s, seed %llu\n",
+	       R.cfg.vcpus, (unsigned long long)(R.cfg.guest_mem >> 20), NR_SLOTS,
+	       (unsigned long long)(CHUNK_PAGES * PAGE >> 20),
+	       R.cfg.duration_ns / 1e9, (unsigned long long)R.cfg.seed);
+
+	rng = R.cfg.seed;
+	uint64_t t0 = now_ns();
+	unsigned started = 0;
+	for (; started < R.cfg.vcpus; started++) {
+		seeds[started] = rnd(&rng);
+		r = vms_vcpu_start(R.vm, guest_verify, &seeds[started],
+				   &vcpus[started]);
+		if (r) {
+			fail(r);
+			break;
+		}
+	}
+	host_seed = rnd(&rng);
+	bool host_up = !r && !pthread_create(&host, NULL, host_churn, &host_seed);
+	if (!host_up && !r)
+		fail(-EAGAIN);
+
+	struct vms_vm_stats prev = { 0 }, st;
+	uint64_t prev_bytes = 0, last = t0;
+	while (!atomic_load(&R.stop)) {
+		uint64_t now = now_ns();
+
+		if (now - t0 >= R.cfg.duration_ns)
+			break;
+		uint64_t left = R.cfg.duration_ns - (now - t0);
+		struct timespec ts = { 0, left < 100000000 ? (long)left : 100000000 };
+		nanosleep(&ts, NULL);
+		now = now_ns();
+		if (!R.cfg.quiet && now - last >= 1000000000ull) {
+			uint64_t bytes = atomic_load(&R.bytes);
+
+			vms_vm_stats(R.vm, &st);
+			print_line((now - t0) / 1e9, &st, &prev, bytes, prev_bytes,
+				   (now - last) / 1e9);
+			prev = st;
+			prev_bytes = bytes;
+			last = now;
+		}
+	}
+	atomic_store(&R.stop, true);
+	if (host_up)
+		pthread_join(host, NULL);
+	for (unsigned i = 0; i < started; i++)
+		vms_vcpu_join(vcpus[i], NULL);
+	double secs = (now_ns() - t0) / 1e9;
+
+	struct vms_mm_stats ms;
+	vms_vm_stats(R.vm, &st);
+	vms_mm_stats(R.mm, &ms);
+	uint64_t accesses = st.guest_reads + st.guest_writes;
+	printf("\nsummary after %.1f s\n", secs);
+	printf("  guest passes      %10llu  (%llu MiB moved, %.0f MiB/s)\n",
+	       (unsigned long long)R.passes,
+	       (unsigned long long)(R.bytes >> 20), (R.bytes >> 20) / secs);
+	printf("  guest accesses    %10llu  (%.0f/s)\n",
+	       (unsigned long long)accesses, accesses / secs);
+	printf("  shadow faults     %10llu  (%.0f/s), %llu retried\n",
+	       (unsigned long long)st.faults, st.faults / secs,
+	       (unsigned long long)st.fault_retries);
+	printf("  invalidations     %10llu  (%.0f/s), %llu sptes zapped\n",
+	       (unsigned long long)st.invalidations, st.invalidations / secs,
+	       (unsigned long long)st.zapped);
+	printf("  TLB flushes       %10llu  (%.0f/s), %llu waited for a vCPU\n",
+	       (unsigned long long)st.tlb_flushes, st.tlb_flushes / secs,
+	       (unsigned long long)st.flush_waits);
+	printf("  refused accesses  %10llu  (retried until the host gave the "
+	       "page back)\n",
+	       (unsigned long long)R.refused);
+	printf("  host pages        %10llu faulted in, %llu freed, %llu resident\n",
+	       (unsigned long long)ms.pgfault, (unsigned long long)ms.pgfree,
+	       (unsigned long long)ms.resident);
+	printf("  host operations  ");
+	for (int i = 0; i < 7; i++)
+		printf(" %s %llu", host_op_names[i],
+		       (unsigned long long)R.host_ops[i]);
+	printf("\n");
+
+	int rc;
+	if (R.error) {
+		printf("verdict: error (%s)\n", strerror(-R.error));
+		rc = EXIT_ERROR;
+	} else if (R.mismatches || st.violations) {
+		printf("verdict: %llu mismatches, %llu invariant violations\n",
+		       (unsigned long long)R.mismatches,
+		       (unsigned long long)st.violations);
+		for (uint64_t i = 0; i < R.mismatches && i < MAX_REPORTED; i++)
+			printf("  gfn %#llx offset %#llx: expected %#018llx, got "
+			       "%#018llx\n",
+			       (unsigned long long)(R.reported[i].gpa / PAGE),
+			       (unsigned long long)(R.reported[i].gpa % PAGE),
+			       (unsigned long long)R.reported[i].want,
+			       (unsigned long long)R.reported[i].got);
+		rc = EXIT_MISMATCH;
+	} else {
+		printf("verdict: verified\n");
+		rc = EXIT_VERIFIED;
+	}
+	run_teardown();
+	free(vcpus);
+	free(seeds);
+	return rc;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# cli.sh - the vmsync command: defaults run and verify, every option parses
+# good values and refuses bad ones with one line and exit code 2.
+set -u
+bin=$1
+pass=0 fail=0
+
+expect() {    # expect CODE DESCRIPTION -- ARGS...
+	local want=$1 what=$2; shift 3
+	local out rc
+	out=$("$bin" "$@" 2>&1); rc=$?
+	if [ "$rc" = "$want" ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $what: 'vmsync $*' exited $rc, want $want"
+		printf '%s\n' "$out" | tail -5
+	fi
+	LAST=$out
+}
+
+expect 0 "defaults (short)" -- run --duration 2s --quiet
+grep -q '^verdict: verified$' <<<"$LAST" || { echo "FAIL: no verified verdict"; fail=$((fail + 1)); }
+expect 0 "all options" -- run --vcpus 3 --guest-mem 8M --duration 500ms --seed 7 --quiet
+expect 0 "help" -- run --help
+grep -q -- '--guest-mem' <<<"$LAST" || { echo "FAIL: help lacks --guest-mem"; fail=$((fail + 1)); }
+expect 0 "top help" -- --help
+expect 2 "no command" --
+expect 2 "unknown command" -- frobnicate
+expect 2 "unknown option" -- run --frob
+expect 2 "missing value" -- run --vcpus
+expect 2 "vcpus 0" -- run --vcpus 0
+expect 2 "vcpus 65" -- run --vcpus 65
+expect 2 "vcpus text" -- run --vcpus two
+expect 2 "guest-mem unit" -- run --guest-mem 8Q
+expect 2 "guest-mem small" -- run --guest-mem 1M
+expect 2 "guest-mem unaligned" -- run --guest-mem 5M
+expect 2 "duration unit" -- run --duration 5 parsecs
+expect 2 "duration unit 2" -- run --duration 5x
+expect 2 "duration zero" -- run --duration 0
+expect 2 "seed negative" -- run --seed -1
+expect 2 "stray argument" -- run extra
+# A refusal is one line that names the problem.
+"$bin" run --vcpus 0 2>&1 >/dev/null | grep -q "bad value '0' for --vcpus" ||
+	{ echo "FAIL: refusal does not name the option"; fail=$((fail + 1)); }
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
