@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# mutants.sh - builds each deliberately broken variant (CMake VMS_MUTANT)
+# and runs notifier-stress on it twice: with the guest-visible oracle alone
+# (--oracle-only) and with the debug build's invariant checks.  Exits 0 only
+# if the oracle catches every mutant.  Race windows are widened (--race-ns).
+set -u
+build=${BUILD:-build}
+jobs=${JOBS:-2}
+seconds=${MUTANT_SECONDS:-60}
+survivors=0
+
+catch() {    # catch DIR LABEL PATTERN ARGS...: runs the stress test, says how it failed
+	local dir=$1 label=$2 pattern=$3; shift 3
+	local out rc how when
+	out=$(timeout $((seconds + 60)) "$dir/tests/notifier-stress" --seconds "$seconds" \
+		--race-ns 200000 "$@" 2>&1); rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "  $label: NOT CAUGHT in ${seconds}s"
+		return 1
+	fi
+	how=$(grep -m1 -E "$pattern" <<<"$out")
+	when=$(grep -m1 -o 'after [0-9.]* s' <<<"$out")
+	echo "  $label: caught${when:+ $when} (exit $rc): ${how:-see output}"
+}
+
+for m in "$@"; do
+	dir=$build-mutant-$m
+	if ! { cmake -S . -B "$dir" -DVMS_MUTANT="$m" >/dev/null &&
+	       cmake --build "$dir" -j "$jobs" --target notifier-stress >/dev/null; }; then
+		echo "mutant $m: does not build"
+		exit 2
+	fi
+	echo "mutant $m:"
+	catch "$dir" "oracle only " 'MISMATCH|unexpected exit|check failed' \
+		--oracle-only || survivors=$((survivors + 1))
+	catch "$dir" "debug checks" 'invariant violated|MISMATCH|check failed|assertion' ||
+		true
+done
+if [ $survivors -eq 0 ]; then
+	echo "mutants: all $# caught"
+else
+	echo "mutants: $survivors of $# survived"
+	exit 1
+fi
