@@ -4,7 +4,7 @@
 BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR   ?= $(if $(CI),ON,OFF)
-MUTANTS  := no_retry no_flush_wait early_free
+MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache
 CMAKE_FLAGS ?=
 
 .PHONY: all build run test mutants deps clean

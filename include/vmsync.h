@@ -119,16 +119,20 @@ enum vms_advice {
 
 /* madvise(2).  DONTNEED: the range reads as zeroes afterwards.  FREE: the
  * contents may be dropped by reclaim until the next write through any MMU.
- * COLD: the range's accessed bits (host and secondary) are cleared, so
- * aging sees it idle.  WILLNEED and PAGEOUT act on swap; without a swap area
- * anonymous pages cannot be paged out and both succeed doing nothing, as on
- * Linux.  -EINVAL for unknown advice or bad arguments; -ENOMEM when part
- * of the range is unmapped (the mapped parts are still advised). */
+ * COLD: the pages go to the inactive list and both MMUs' accessed bits are
+ * cleared, so reclaim takes them first.  PAGEOUT: the pages are reclaimed
+ * now (written to swap, or dropped when clean).  WILLNEED: swapped-out
+ * pages are read back.  Without a swap area anonymous pages can be neither
+ * paged out nor read back, and PAGEOUT and WILLNEED succeed doing nothing,
+ * as on Linux.  -EINVAL for unknown advice or bad arguments; -ENOMEM when
+ * part of the range is unmapped (the mapped parts are still advised); -EIO
+ * from WILLNEED when a swap read failed. */
 int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice);
 
 /* Host access to guest RAM, through the mm as a CPU would: faults in
- * missing pages.  -EFAULT for an unmapped byte, -EACCES for a protection
- * violation, -ENOMEM when no frame can be had.  A partial copy may have
+ * missing pages, reading swapped ones back.  -EFAULT for an unmapped byte,
+ * -EACCES for a protection violation, -ENOMEM when no frame can be had,
+ * -EIO when a swap read failed (as SIGBUS).  A partial copy may have
  * happened when an error is returned. */
 int vms_mm_read(struct vms_mm *mm, uint64_t hva, void *buf, size_t len);
 int vms_mm_write(struct vms_mm *mm, uint64_t hva, const void *buf,
@@ -165,6 +169,12 @@ enum vms_mmu_event {
 struct vms_mmu_range {
 	struct vms_mm *mm;
 	uint64_t start, end;        /* [start, end), page aligned hvas */
+	/* NULL: every page of [start, end).  Else only these pages (sorted
+	 * hvas, all inside [start, end)) change: reclaim and migration batch
+	 * scattered pages into one call.  A subscriber may treat the whole
+	 * range as changing; that is only slower. */
+	const uint64_t *pages;
+	size_t nr_pages;
 	enum vms_mmu_event event;
 	bool blockable;             /* false: callbacks must not sleep */
 };
@@ -200,15 +210,14 @@ struct vms_mmu_notifier_ops {
 	 * since the last clear and clear that state; clear_flush_young also
 	 * flushes the secondary's TLBs so the next access is seen, clear_young
 	 * does not (cheaper, can miss accesses through stale TLB entries).
-	 * test_young only reports.  Called without the mmap lock on swap paths;
-	 * may not sleep long. */
+	 * test_young only reports.  Called from reclaim without the mmap lock;
+	 * must not sleep long. */
 	bool (*clear_flush_young)(struct vms_mmu_notifier *sub,
-				  struct vms_mm *mm, uint64_t start,
-				  uint64_t end);
-	bool (*clear_young)(struct vms_mmu_notifier *sub, struct vms_mm *mm,
-			    uint64_t start, uint64_t end);
-	bool (*test_young)(struct vms_mmu_notifier *sub, struct vms_mm *mm,
-			   uint64_t start, uint64_t end);
+				  const struct vms_mmu_range *range);
+	bool (*clear_young)(struct vms_mmu_notifier *sub,
+			    const struct vms_mmu_range *range);
+	bool (*test_young)(struct vms_mmu_notifier *sub,
+			   const struct vms_mmu_range *range);
 };
 
 /* A subscription: embed it in the secondary's own struct. */
@@ -261,6 +270,83 @@ void vms_interval_set_seq(struct vms_interval_notifier *sub,
 			  unsigned long cur_seq);
 
 /* ------------------------------------------------------------------ */
+/* Swap: a backend stores page copies in numbered slots.                */
+
+struct vms_swap_io {
+	bool write;
+	uint64_t slot;
+	void *buf;                /* one page */
+	int res;                  /* set by the backend: 0 or -errno */
+};
+
+/* A place for page copies.  rw performs @n reads and writes (in any order,
+ * possibly at once) and returns when all are done, each result in its
+ * res; it may be called from several threads at once.  discard says a
+ * slot's copy is no longer needed (may be NULL).  release frees the
+ * backend. */
+struct vms_swap_backend {
+	int (*rw)(struct vms_swap_backend *be, struct vms_swap_io *io, size_t n);
+	void (*discard)(struct vms_swap_backend *be, uint64_t slot);
+	void (*release)(struct vms_swap_backend *be);
+	uint64_t nr_slots;
+	const char *name;
+};
+
+/* A backend on a real file.  @path: a file to create, or a directory to
+ * make an unnamed one in (NULL: $TMPDIR, else /tmp).  @bytes: its size,
+ * rounded down to pages.  I/O goes through io_uring when the kernel allows
+ * it and @use_uring, else pread/pwrite. */
+int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
+			 struct vms_swap_backend **out);
+/* The I/O engine the backend ended up with: "io_uring" or "pread/pwrite". */
+const char *vms_swap_file_engine(struct vms_swap_backend *be);
+
+/* Gives @phys a swap area on @be (owned by phys from here on, released with
+ * it) and starts its background reclaimer, which keeps free frames of each
+ * node between the watermarks (frames; 0: defaults of 1/64 and 1/32 of the
+ * node).  -EBUSY if phys has one already. */
+int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
+		uint64_t low_watermark, uint64_t high_watermark);
+
+/* ------------------------------------------------------------------ */
+/* Migration and tiering.                                              */
+
+/* Moves the resident pages of [addr, addr+len) to @node: new frame,
+ * invalidate, copy, repoint.  Accessors meanwhile wait and then see the
+ * data.  *@moved (may be NULL) gets how many moved; pages busy elsewhere
+ * (held by get_page, under I/O) stay.  -EINVAL for a bad node or range,
+ * -ENOMEM when the node has no frame left (the pages moved so far stay
+ * moved). */
+int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
+		uint64_t *moved);
+/* Tiering: the background reclaimer also moves pages that either MMU used
+ * recently from other nodes to node 0. */
+void vms_phys_set_tiering(struct vms_phys *phys, bool on);
+
+/* ------------------------------------------------------------------ */
+/* vmstat.                                                             */
+
+struct vms_vmstat {
+	struct {
+		uint64_t frames, free, active, inactive;
+	} node[VMS_MAX_NODES];
+	unsigned nr_nodes;
+	uint64_t swap_slots, swap_used;
+	uint64_t pgfault;        /* pages faulted in (zero-filled) */
+	uint64_t pgmajfault;     /* faults that read swap */
+	uint64_t pswpin, pswpout;/* pages read from / written to swap */
+	uint64_t swapcache_hit;  /* swap faults served from the swap cache */
+	uint64_t pgscan, pgsteal;/* reclaim: pages looked at, pages freed */
+	uint64_t pgactivate, pgdeactivate;
+	uint64_t lazyfree;       /* MADV_FREE pages dropped clean */
+	uint64_t clean_drop;     /* clean pages dropped with a swap copy */
+	uint64_t direct_reclaim; /* allocations that had to reclaim */
+	uint64_t pgmigrate;      /* pages moved between nodes */
+	uint64_t swap_write_errors, swap_read_errors;
+};
+void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st);
+
+/* ------------------------------------------------------------------ */
 /* Virtual machines.                                                   */
 
 struct vms_vm_config {
@@ -300,6 +386,7 @@ enum vms_exit_reason {
 	VMS_EXIT_EFAULT,      /* host refused: hva unmapped or no access */
 	VMS_EXIT_READONLY,    /* write to a read-only slot or mapping */
 	VMS_EXIT_NOMEM,       /* no frame could be had */
+	VMS_EXIT_IO,          /* the page's swap copy could not be read */
 };
 
 struct vms_exit {

@@ -24,7 +24,8 @@ static struct {
 	uint64_t region_pages;
 	uint64_t race_ns;
 	bool oracle_only;         /* fail on guest-visible mismatches alone */
-} opt = { 20, 1, 2, 2, 512, 0, false };
+	unsigned overcommit;      /* guest pages per host frame; 0: no swap */
+} opt = { 20, 1, 2, 2, 512, 0, false, 0 };
 
 /*
  * A region: one memslot over one mapping, which lives at one of two homes
@@ -50,14 +51,15 @@ static uint64_t total_pages;
  * it saw before writing is the one it sees after reading back. */
 static atomic_ulong *disc;
 
+#define HOST_OPS 11
 static atomic_bool host_stop, vcpu_stop;
-static atomic_ulong mismatches, host_ops[8];
+static atomic_ulong mismatches, host_ops[HOST_OPS];
 static uint64_t t_start;
 static atomic_ullong first_failure_ns;
 
-static const char *const host_op_names[] = {
+static const char *const host_op_names[HOST_OPS] = {
 	"dontneed", "free", "mprotect", "remap", "move", "slot-readd",
-	"cold", "mremap-shrink-grow",
+	"cold", "mremap-shrink-grow", "pageout", "willneed", "migrate",
 };
 
 static void note_failure(void)
@@ -227,7 +229,7 @@ static void *host_main(void *arg)
 	while (!atomic_load(&host_stop) && !atomic_load(&mismatches)) {
 		uint64_t x = t_rand(&rng);
 		unsigned r = x % REGIONS;
-		unsigned op = (x >> 8) % 8;
+		unsigned op = (x >> 8) % (opt.overcommit ? HOST_OPS : 8);
 		uint64_t n = 1 + (x >> 16) % 64;
 		uint64_t first = (x >> 32) % (opt.region_pages - n + 1);
 		struct region *g = &regions[r];
@@ -247,7 +249,11 @@ static void *host_main(void *arg)
 			disc_bump(r, first, n);
 			break;
 		case 1:
+			/* Reclaim may drop lazily freed pages: a discard, but
+			 * never of a page written after the advice. */
+			disc_bump(r, first, n);
 			CHECK_OK(vms_madvise(mm, hva, len, VMS_MADV_FREE));
+			disc_bump(r, first, n);
 			break;
 		case 2:
 			CHECK_OK(vms_mprotect(mm, hva, len, VMS_PROT_READ));
@@ -295,6 +301,22 @@ static void *host_main(void *arg)
 		case 6:
 			CHECK_OK(vms_madvise(mm, hva, len, VMS_MADV_COLD));
 			break;
+		case 8:
+			CHECK_OK(vms_madvise(mm, hva, len, VMS_MADV_PAGEOUT));
+			break;
+		case 9: {
+			int w = vms_madvise(mm, hva, len, VMS_MADV_WILLNEED);
+
+			CHECK(w == 0, "WILLNEED: %d", w);
+			break;
+		}
+		case 10: {
+			int m = vms_migrate(mm, hva, len, (x >> 60) & 1, NULL);
+
+			/* A full node is not an error of the test. */
+			CHECK(m == 0 || m == -ENOMEM, "migrate: %d", m);
+			break;
+		}
 		case 7: {
 			/* Shrink the region's tail away and grow it back: the
 			 * tail reads zero afterwards. */
@@ -321,7 +343,8 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--seconds S] [--seed N] [--vcpus N] [--host-threads N]\n"
-		"          [--region-pages N] [--race-ns NS] [--oracle-only]\n",
+		"          [--region-pages N] [--race-ns NS] [--oracle-only]\n"
+		"          [--overcommit RATIO]\n",
 		argv0);
 	exit(2);
 }
@@ -332,7 +355,8 @@ static void parse(int argc, char **argv)
 		{ "seconds", 1, 0, 's' },     { "seed", 1, 0, 'S' },
 		{ "vcpus", 1, 0, 'v' },       { "host-threads", 1, 0, 'h' },
 		{ "region-pages", 1, 0, 'p' }, { "race-ns", 1, 0, 'r' },
-		{ "oracle-only", 0, 0, 'o' }, { 0, 0, 0, 0 }
+		{ "oracle-only", 0, 0, 'o' }, { "overcommit", 1, 0, 'O' },
+		{ 0, 0, 0, 0 }
 	};
 	int c;
 	char *end;
@@ -346,6 +370,7 @@ static void parse(int argc, char **argv)
 		case 'h': opt.host_threads = (unsigned)strtoul(optarg, &end, 0); break;
 		case 'p': opt.region_pages = strtoull(optarg, &end, 0); break;
 		case 'r': opt.race_ns = strtoull(optarg, &end, 0); break;
+		case 'O': opt.overcommit = (unsigned)strtoul(optarg, &end, 0); break;
 		case 'o': opt.oracle_only = true; continue;
 		default: usage(argv[0]);
 		}
@@ -356,7 +381,8 @@ static void parse(int argc, char **argv)
 	}
 	if (opt.seconds <= 0 || opt.vcpus < 1 || opt.vcpus > MAX_VCPUS ||
 	    opt.host_threads < 1 || opt.host_threads > 8 ||
-	    opt.region_pages < 64 || opt.region_pages > (1 << 16)) {
+	    opt.region_pages < 64 || opt.region_pages > (1 << 16) ||
+	    opt.overcommit > 16) {
 		fprintf(stderr, "value out of range\n");
 		usage(argv[0]);
 	}
@@ -381,7 +407,23 @@ int main(int argc, char **argv)
 	}
 
 	total_pages = REGIONS * opt.region_pages;
-	t_setup(total_pages * 2, &phys, &mm);
+	if (opt.overcommit) {
+		/* Guest RAM several times the frames, over two nodes, swap
+		 * on a real file as large as guest RAM. */
+		uint64_t frames = total_pages / opt.overcommit;
+		struct vms_phys_config pc = {
+			.nr_nodes = 2,
+			.node_frames = { frames / 2, frames - frames / 2 } };
+		struct vms_swap_backend *be;
+
+		CHECK_OK(vms_phys_create(&pc, &phys));
+		CHECK_OK(vms_mm_create(phys, NULL, &mm));
+		CHECK_OK(vms_swap_file_create(NULL, total_pages * 2 * VMS_PAGE_SIZE,
+					      true, &be));
+		CHECK_OK(vms_swap_on(phys, be, 0, 0));
+	} else {
+		t_setup(total_pages * 2, &phys, &mm);
+	}
 	CHECK_OK(vms_vm_create(mm, NULL, &vm));
 	disc = calloc(REGIONS * opt.region_pages * 2, sizeof(*disc));
 	CHECK(disc, "out of memory");
@@ -479,9 +521,24 @@ int main(int argc, char **argv)
 	       (unsigned long long)exits[VMS_EXIT_NO_SLOT],
 	       (unsigned long long)exits[VMS_EXIT_EFAULT]);
 	printf("  host ops:");
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < (opt.overcommit ? HOST_OPS : 8); i++)
 		printf(" %s %lu", host_op_names[i], atomic_load(&host_ops[i]));
 	printf("\n");
+	if (opt.overcommit) {
+		struct vms_vmstat vs;
+
+		vms_phys_vmstat(phys, &vs);
+		printf("  swap: out %llu, in %llu (major faults %llu, cache hits %llu), "
+		       "lazyfree %llu, clean drops %llu, migrated %llu, direct "
+		       "reclaim %llu\n",
+		       (unsigned long long)vs.pswpout, (unsigned long long)vs.pswpin,
+		       (unsigned long long)vs.pgmajfault,
+		       (unsigned long long)vs.swapcache_hit,
+		       (unsigned long long)vs.lazyfree,
+		       (unsigned long long)vs.clean_drop,
+		       (unsigned long long)vs.pgmigrate,
+		       (unsigned long long)vs.direct_reclaim);
+	}
 
 	/* I4: pairs matched, nothing in progress. */
 	bool fail = false;
@@ -516,7 +573,17 @@ int main(int argc, char **argv)
 				     VMS_MADV_DONTNEED));
 	vms_mm_stats(mm, &ms);
 	CHECK_EQ(ms.resident, 0);
-	t_teardown(phys, mm);
+	struct vms_vmstat vs;
+	vms_phys_vmstat(phys, &vs);
+	CHECK_EQ(vs.swap_used, 0);      /* every slot came back */
+	vms_mm_destroy(mm);
+	for (unsigned i = 0; i < vs.nr_nodes; i++) {
+		struct vms_node_info ni;
+
+		CHECK_OK(vms_phys_node_info(phys, i, &ni));
+		CHECK_EQ(ni.free, ni.frames);
+	}
+	vms_phys_destroy(phys);
 	for (unsigned v = 0; v < opt.vcpus; v++) {
 		free(ctx[v].ver);
 		free(ctx[v].wepoch);

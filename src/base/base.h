@@ -37,6 +37,8 @@ void vms_assert_fail(const char *expr, const char *file, int line);
 #define VMS_MUTANT_no_retry 1
 #define VMS_MUTANT_no_flush_wait 2
 #define VMS_MUTANT_early_free 3
+#define VMS_MUTANT_no_secondary_dirty 4
+#define VMS_MUTANT_no_swapcache 5
 #ifdef VMS_MUTANT
 #define VMS_MUTANT_IS(name) (VMS_MUTANT == VMS_MUTANT_##name)
 #else

@@ -95,7 +95,7 @@ uint64_t mmu_zap_gfn_range_locked(struct vms_vm *vm, uint64_t start,
 		}
 #endif
 		/* A write made through the secondary is the page's too. */
-		if (spte & SPTE_DIRTY)
+		if ((spte & SPTE_DIRTY) && !VMS_MUTANT_IS(no_secondary_dirty))
 			page_set_flags(page, PG_dirty);
 		zapped++;
 	}
@@ -113,13 +113,31 @@ static void zap_slot_range(struct vm_memslot *slot, uint64_t gfn_start,
 	z->zapped += mmu_zap_gfn_range_locked(z->vm, gfn_start, gfn_end);
 }
 
-static uint64_t zap_hva_range_locked(struct vms_vm *vm, uint64_t start,
-				     uint64_t end)
+/* Calls @fn for the memslot pieces under the range: its listed pages, or
+ * all of it. */
+static void for_each_range_slot(struct vms_vm *vm,
+				const struct vms_mmu_range *range,
+				void (*fn)(struct vm_memslot *slot, uint64_t gs,
+					   uint64_t ge, void *arg),
+				void *arg)
+{
+	struct vm_memslots *slots = atomic_load(&vm->slots);
+
+	if (!range->pages) {
+		vm_for_each_slot_in_hva(slots, range->start, range->end, fn, arg);
+		return;
+	}
+	for (size_t i = 0; i < range->nr_pages; i++)
+		vm_for_each_slot_in_hva(slots, range->pages[i],
+					range->pages[i] + PAGE_SIZE, fn, arg);
+}
+
+static uint64_t zap_range_locked(struct vms_vm *vm,
+				 const struct vms_mmu_range *range)
 {
 	struct zap_ctx z = { .vm = vm };
 
-	vm_for_each_slot_in_hva(atomic_load(&vm->slots), start, end,
-				zap_slot_range, &z);
+	for_each_range_slot(vm, range, zap_slot_range, &z);
 	return z.zapped;
 }
 
@@ -156,8 +174,7 @@ static int mmu_invalidate_range_start(struct vms_mmu_notifier *mn,
 	if (!range->blockable) {
 		struct range_probe probe = { false };
 
-		vm_for_each_slot_in_hva(atomic_load(&vm->slots), range->start,
-					range->end, note_slot, &probe);
+		for_each_range_slot(vm, range, note_slot, &probe);
 		if (probe.any) {
 			vms_srcu_read_unlock(&vm->srcu, idx);
 			return -EAGAIN;
@@ -173,7 +190,7 @@ static int mmu_invalidate_range_start(struct vms_mmu_notifier *mn,
 		if (range->end > vm->inv_end)
 			vm->inv_end = range->end;
 	}
-	zapped = zap_hva_range_locked(vm, range->start, range->end);
+	zapped = zap_range_locked(vm, range);
 	vms_unlock(&vm->mmu_lock);
 	vms_srcu_read_unlock(&vm->srcu, idx);
 	vms_stat_inc(&vm->st_invalidations, 1);
@@ -226,8 +243,8 @@ static void age_slot_range(struct vm_memslot *slot, uint64_t gs, uint64_t ge,
 	}
 }
 
-static bool mmu_age(struct vms_mmu_notifier *mn, uint64_t start,
-		    uint64_t end, bool clear, bool flush)
+static bool mmu_age(struct vms_mmu_notifier *mn,
+		    const struct vms_mmu_range *range, bool clear, bool flush)
 {
 	struct vms_vm *vm = mn_to_vm(mn);
 	struct age_ctx a = { .vm = vm, .clear = clear };
@@ -236,8 +253,7 @@ static bool mmu_age(struct vms_mmu_notifier *mn, uint64_t start,
 	/* A bits are cleared with atomics against vCPU updates; mmu_lock
 	 * only keeps the memslot-to-spte view stable against zaps. */
 	vms_lock(&vm->mmu_lock);
-	vm_for_each_slot_in_hva(atomic_load(&vm->slots), start, end,
-				age_slot_range, &a);
+	for_each_range_slot(vm, range, age_slot_range, &a);
 	vms_unlock(&vm->mmu_lock);
 	vms_srcu_read_unlock(&vm->srcu, idx);
 	if (a.young && flush)
@@ -246,25 +262,21 @@ static bool mmu_age(struct vms_mmu_notifier *mn, uint64_t start,
 }
 
 static bool mmu_clear_flush_young(struct vms_mmu_notifier *mn,
-				  struct vms_mm *mm, uint64_t start,
-				  uint64_t end)
+				  const struct vms_mmu_range *range)
 {
-	(void)mm;
-	return mmu_age(mn, start, end, true, true);
+	return mmu_age(mn, range, true, true);
 }
 
-static bool mmu_clear_young(struct vms_mmu_notifier *mn, struct vms_mm *mm,
-			    uint64_t start, uint64_t end)
+static bool mmu_clear_young(struct vms_mmu_notifier *mn,
+			    const struct vms_mmu_range *range)
 {
-	(void)mm;
-	return mmu_age(mn, start, end, true, false);
+	return mmu_age(mn, range, true, false);
 }
 
-static bool mmu_test_young(struct vms_mmu_notifier *mn, struct vms_mm *mm,
-			   uint64_t start, uint64_t end)
+static bool mmu_test_young(struct vms_mmu_notifier *mn,
+			   const struct vms_mmu_range *range)
 {
-	(void)mm;
-	return mmu_age(mn, start, end, false, false);
+	return mmu_age(mn, range, false, false);
 }
 
 /* The mm goes away: every spte goes, and nothing may be installed after. */

@@ -12,15 +12,22 @@ enum page_flag {
 	PG_dirty = 1u << 0,      /* contents differ from any backing copy */
 	PG_lazyfree = 1u << 1,   /* MADV_FREE: may be dropped while clean */
 	PG_free = 1u << 2,       /* on a free list (debug checks read this) */
+	PG_locked = 1u << 3,     /* I/O, unmapping or migration in progress */
+	PG_lru = 1u << 4,        /* on its node's active or inactive list */
+	PG_active = 1u << 5,     /* ... the active one */
+	PG_swapcache = 1u << 6,  /* in the swap cache at slot page->swap */
+	PG_writeback = 1u << 7,  /* being written to its slot */
+	PG_error = 1u << 8,      /* its swap read failed: contents invalid */
 };
 
 /*
- * One per frame.  refcount: 0 on the free list; a present PTE holds one
- * reference, every vms_get_page another.  The frame is freed when the last
- * reference goes.  gen: bumped at every free, so that a debug check can tell
- * a stale user of the frame (I1).  mm/hva: the reverse map, written under
- * the PTE lock of hva while the page is mapped; next_free shares their
- * room, as a free page has no mapping.
+ * One per frame (64 bytes, as Linux's).  refcount: 0 on the free list; a
+ * present PTE holds one reference, the swap cache one, every get (GUP,
+ * reclaim isolating it) another; the last put frees the frame.  gen: bumped
+ * at every free, so that a debug check can tell a stale user of the frame
+ * (I1).  mm/hva: the reverse map, written under the PTE lock of hva while
+ * mapped.  lru: the node's LRU list under its lru_lock, or the free list
+ * under the node lock.  swap: the slot while PG_swapcache.
  */
 struct vms_page {
 	atomic_int refcount;
@@ -28,22 +35,37 @@ struct vms_page {
 	atomic_uint gen;
 	uint16_t node;
 	struct vms_phys *phys;
-	union {
-		struct {
-			struct vms_mm *mm;
-			uint64_t hva;
-		};
-		struct vms_page *next_free;   /* under the node's lock */
-	};
+	_Atomic(struct vms_mm *) mm;    /* atomic: reclaim reads it unlocked */
+	_Atomic uint64_t hva;
+	struct vms_page *lru_prev, *lru_next;
+	uint64_t swap;
 };
 
-/* Invariant: free + (frames handed out) == frames. */
+struct lru_list {
+	struct vms_page *head, *tail;     /* head: newest */
+	uint64_t nr;
+};
+
+/* Invariant: nr_free + allocated == frames; nr on the lists == pages with
+ * PG_lru. */
 struct phys_node {
 	struct vms_lock lock;           /* protects free_list */
 	struct vms_page *free_list;
 	_Atomic uint64_t nr_free;
 	uint64_t first_pfn, frames;
 	int memfd;
+	struct vms_lock lru_lock;       /* protects the two lists */
+	struct lru_list active, inactive;
+	uint64_t low, high;             /* free-frame watermarks */
+};
+
+struct swap_area;
+
+/* Counters of the whole pool, bumped anywhere (relaxed). */
+struct phys_stats {
+	_Atomic uint64_t pgfault, pgmajfault, pswpin, pswpout, swapcache_hit,
+		pgscan, pgsteal, pgactivate, pgdeactivate, lazyfree, clean_drop,
+		direct_reclaim, pgmigrate, swap_write_errors, swap_read_errors;
 };
 
 struct vms_phys {
@@ -52,16 +74,48 @@ struct vms_phys {
 	uint8_t *base;                  /* frame pfn lives at base + pfn*4096 */
 	struct vms_page *pages;         /* indexed by pfn */
 	struct phys_node nodes[VMS_MAX_NODES];
+
+	_Atomic(struct swap_area *) swap;  /* set once by vms_swap_on */
+	/* Reclaim works on pages of any mm without its mmap lock; holding
+	 * mms_lock for reading keeps every mm alive, vms_mm_destroy takes it
+	 * for writing. */
+	pthread_rwlock_t mms_lock;
+
+	/* The background reclaimer (kswapd). */
+	pthread_t kswapd;
+	atomic_bool kswapd_running;
+	pthread_mutex_t kswapd_mu;      /* with kswapd_cv: its sleep */
+	pthread_cond_t kswapd_cv;
+	bool kswapd_stop, kswapd_kick;
+	atomic_bool tiering;
+
+	struct phys_stats st;
 };
 
 #define PAGE_POISON 0x6b            /* freed frames read as this (debug) */
 
-/* A frame from @node, or from any other node when it has none.  Returned
- * with refcount 1, contents undefined unless @zero.  NULL when empty. */
+/* A frame from @node, or from any other node when it has none; when all
+ * are empty, reclaims (may sleep, may do I/O).  Returned with refcount 1,
+ * contents undefined unless @zero.  NULL when nothing can be had. */
 struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero);
+/* The same from @node only and without reclaim (migration targets). */
+struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node);
 void page_get(struct vms_page *page);
+/* A reference unless the page is already on its way to the free list. */
+bool page_get_unless_zero(struct vms_page *page);
 /* Drops a reference; the last one frees the frame. */
 void page_put(struct vms_page *page);
+
+/* PG_locked: a bit lock.  lock_page waits (spin, then back off). */
+bool trylock_page(struct vms_page *page);
+void lock_page(struct vms_page *page);
+void unlock_page(struct vms_page *page);
+
+static inline unsigned page_flags(const struct vms_page *page)
+{
+	return atomic_load_explicit(&((struct vms_page *)page)->flags,
+				    memory_order_acquire);
+}
 
 static inline uint64_t page_to_pfn(struct vms_phys *phys,
 				   const struct vms_page *page)
@@ -89,12 +143,17 @@ static inline void page_clear_flags(struct vms_page *page, unsigned f)
 
 /* ---- address space -------------------------------------------------- */
 
-/* PTE: 0 = none.  Present: pfn << 12 | PTE_PRESENT | rights | A/D. */
-#define PTE_PRESENT  0x1ull
-#define PTE_WRITE    0x2ull
-#define PTE_ACCESSED 0x4ull
-#define PTE_DIRTY    0x8ull
-#define PTE_PFN(pte) ((pte) >> PAGE_SHIFT)
+/* PTE: 0 = none.  Present: pfn << 12 | PTE_PRESENT | A/D.  Swapped out:
+ * slot << 12 | PTE_SWAP.  Being migrated: old pfn << 12 | PTE_MIGRATION
+ * (faults wait for the new PTE). */
+#define PTE_PRESENT   0x1ull
+#define PTE_ACCESSED  0x4ull
+#define PTE_DIRTY     0x8ull
+#define PTE_SWAP      0x10ull
+#define PTE_MIGRATION 0x20ull
+#define PTE_PFN(pte)  ((pte) >> PAGE_SHIFT)
+#define PTE_SLOT(pte) ((pte) >> PAGE_SHIFT)
+#define PTE_MAKE_SWAP(slot) (((uint64_t)(slot) << PAGE_SHIFT) | PTE_SWAP)
 
 struct mm_vma {
 	uint64_t start, end;            /* [start, end), page aligned */
@@ -179,6 +238,71 @@ int mm_walk_vmas(struct vms_mm *mm, uint64_t start, uint64_t end,
 int mm_check_range(struct vms_mm *mm, uint64_t addr, size_t len,
 		   uint64_t *end);
 
+/* ---- reclaim (reclaim.c): LRU lists, aging, eviction, kswapd -------- */
+
+/* A newly mapped page joins its node's active list. */
+void lru_add(struct vms_page *page);
+/* Takes a page off its list (phys_free does, for a page still on one). */
+void lru_del(struct vms_page *page);
+/* Takes @page off its list with a reference, if it is on one and alive. */
+bool lru_isolate(struct vms_page *page);
+/* Back on a list, and that reference dropped (which may free it). */
+void lru_putback(struct vms_page *page, bool active);
+/* Reclaims up to @nr pages of @node (all nodes when node < 0); returns how
+ * many were freed.  May sleep and do I/O; holds no lock of the caller's
+ * mm but its PTE locks. */
+uint64_t reclaim_node(struct vms_phys *phys, int node, uint64_t nr);
+/* madvise: reclaim the resident pages of [start, end) now (PAGEOUT), or
+ * move them to the inactive lists and clear both MMUs' A bits (COLD). */
+void reclaim_range(struct vms_mm *mm, uint64_t start, uint64_t end);
+void deactivate_range(struct vms_mm *mm, uint64_t start, uint64_t end);
+void kswapd_wake(struct vms_phys *phys);
+void *kswapd_main(void *phys);
+void kswapd_stop(struct vms_phys *phys);
+
+/* ---- swap (swap.c) -------------------------------------------------- */
+
+/* Slot 0 is never handed out, so a 0 slot means none. */
+uint64_t swap_alloc(struct swap_area *sa);
+/* A PTE now holds the slot (dup) or stopped holding it (free). */
+void swap_dup(struct swap_area *sa, uint64_t slot);
+void swap_free(struct swap_area *sa, uint64_t slot);
+/* Adds a locked page to the swap cache at @slot (which it holds by
+ * swap_alloc, or which a PTE holds): the cache takes a page reference.
+ * False if the slot already has a page there, or no user. */
+bool swapcache_add(struct swap_area *sa, struct vms_page *page, uint64_t slot);
+/* Removes the page (locked) from the cache and drops the cache's reference
+ * and its hold on the slot. */
+void swapcache_del(struct swap_area *sa, struct vms_page *page);
+/* Drops a cached page (locked; the caller holds @held references besides
+ * the cache's) that no one else holds; with @orphans_only, only if no PTE
+ * holds its slot either (a copy nobody can ask for).  True if it left the
+ * cache. */
+bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
+			  int held, bool orphans_only);
+/* The page cached at @slot with a reference taken, or NULL. */
+struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot);
+/* Reads / writes pages through the backend; counts errors and I/O. */
+void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n);
+void swap_area_destroy(struct swap_area *sa);
+uint64_t swap_used(struct swap_area *sa, uint64_t *slots);
+
+/* The swap-in fault of @hva whose PTE was @pte (a swap entry), mmap_lock
+ * held for reading; also reads up to @ahead following swapped pages into
+ * the swap cache.  Returns with the page referenced in *@out, or 1 if the
+ * PTE changed meanwhile (look again), or -EIO / -ENOMEM. */
+int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
+		 unsigned ahead, struct vms_page **out);
+/* MADV_WILLNEED: reads the swapped pages of [start, end) into the cache. */
+int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end);
+
+/* ---- migration (migrate.c) ----------------------------------------- */
+
+/* Moves @page (mapped by its rmap, isolated and locked by the caller) to
+ * @node.  0, -EBUSY when it is held elsewhere, -ENOMEM when the node is
+ * full. */
+int migrate_page_locked(struct vms_page *page, unsigned node);
+
 /* ---- notifiers (notifier.c) ---------------------------------------- */
 
 /* One invalidation pair, as the mm runs it. */
@@ -197,10 +321,16 @@ int mm_invalidate_start(struct vms_mm *mm, struct mm_inval *inv,
 			bool blockable);
 void mm_invalidate_end(struct mm_inval *inv);
 
-/* Aging across the secondaries: true if any reported young. */
-bool mm_notify_clear_young(struct vms_mm *mm, uint64_t start, uint64_t end,
-			   bool flush);
-bool mm_notify_test_young(struct vms_mm *mm, uint64_t start, uint64_t end);
+/* start with a list of pages (sorted hvas) instead of every page. */
+int mm_invalidate_pages_start(struct vms_mm *mm, struct mm_inval *inv,
+			      const uint64_t *pages, size_t n,
+			      enum vms_mmu_event event);
+
+/* Aging across the secondaries: true if any reported young.  @pages may
+ * be NULL (every page of the range). */
+enum mm_young { MM_CLEAR_FLUSH_YOUNG, MM_CLEAR_YOUNG, MM_TEST_YOUNG };
+bool mm_notify_young(struct vms_mm *mm, uint64_t start, uint64_t end,
+		     const uint64_t *pages, size_t n, enum mm_young how);
 
 /* vms_mm_destroy's first step: ->release for every subscription. */
 void mm_notify_release(struct vms_mm *mm);

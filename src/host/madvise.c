@@ -50,30 +50,30 @@ static int madv_free(struct vms_mm *mm, uint64_t start, uint64_t end)
 	return 0;
 }
 
-static int cold_piece(struct vms_mm *mm, struct mm_vma *vma, uint64_t start,
-		      uint64_t end, void *arg)
-{
-	(void)vma;
-	(void)arg;
-	for (uint64_t a = start; a < end; a += PAGE_SIZE)
-		atomic_fetch_and_explicit(&mm->pt[mm_pte_index(mm, a)],
-					  ~PTE_ACCESSED, memory_order_relaxed);
-	return 0;
-}
-
-/* COLD: both MMUs forget the range was used, so aging sees it idle. */
+/* COLD: to the inactive lists, both MMUs' accessed bits cleared. */
 static int madv_cold(struct vms_mm *mm, uint64_t start, uint64_t end)
 {
-	mm_walk_vmas(mm, start, end, cold_piece, NULL);
-	mm_notify_clear_young(mm, start, end, false);
+	deactivate_range(mm, start, end);
 	return 0;
 }
 
-/* WILLNEED and PAGEOUT move pages between memory and swap, and the access
- * pattern hints steer swap readahead.  With no swap area an anonymous page
- * can be neither paged out nor read back, and Linux then does nothing for
- * any of them; so does this. */
-static int madv_swap_only(struct vms_mm *mm, uint64_t start, uint64_t end)
+/* PAGEOUT: reclaim now; pages in use (held by get_page) stay. */
+static int madv_pageout(struct vms_mm *mm, uint64_t start, uint64_t end)
+{
+	reclaim_range(mm, start, end);
+	return 0;
+}
+
+/* WILLNEED: read swapped pages back into the swap cache. */
+static int madv_willneed(struct vms_mm *mm, uint64_t start, uint64_t end)
+{
+	return swapin_range(mm, start, end);
+}
+
+/* The access pattern hints would steer swap read-ahead, which is a fixed
+ * window here; they are accepted, as Linux accepts them for anonymous
+ * memory it cannot read ahead. */
+static int madv_hint(struct vms_mm *mm, uint64_t start, uint64_t end)
 {
 	(void)mm;
 	(void)start;
@@ -85,14 +85,14 @@ static const struct madv_op {
 	int advice;
 	int (*fn)(struct vms_mm *mm, uint64_t start, uint64_t end);
 } madv_ops[] = {
-	{ VMS_MADV_NORMAL, madv_swap_only },
-	{ VMS_MADV_RANDOM, madv_swap_only },
-	{ VMS_MADV_SEQUENTIAL, madv_swap_only },
-	{ VMS_MADV_WILLNEED, madv_swap_only },
+	{ VMS_MADV_NORMAL, madv_hint },
+	{ VMS_MADV_RANDOM, madv_hint },
+	{ VMS_MADV_SEQUENTIAL, madv_hint },
+	{ VMS_MADV_WILLNEED, madv_willneed },
 	{ VMS_MADV_DONTNEED, madv_dontneed },
 	{ VMS_MADV_FREE, madv_free },
 	{ VMS_MADV_COLD, madv_cold },
-	{ VMS_MADV_PAGEOUT, madv_swap_only },
+	{ VMS_MADV_PAGEOUT, madv_pageout },
 };
 
 int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice)

@@ -11,6 +11,8 @@
 #define MM_DEFAULT_BASE (1ull << 32)
 #define MM_DEFAULT_SIZE (64ull << 30)
 
+static void mm_clear_range(struct vms_mm *mm, uint64_t start, uint64_t end);
+
 int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 		  struct vms_mm **out)
 {
@@ -50,16 +52,12 @@ void vms_mm_destroy(struct vms_mm *mm)
 	if (!mm)
 		return;
 	mm_notify_release(mm);
-	/* No secondary maps anything now: free without a pair. */
-	for (size_t i = 0; i < mm->nr_vmas; i++) {
-		for (uint64_t a = mm->vmas[i].start; a < mm->vmas[i].end;
-		     a += PAGE_SIZE) {
-			uint64_t pte = atomic_exchange(&mm->pt[mm_pte_index(mm, a)], 0);
-
-			if (pte & PTE_PRESENT)
-				page_put(pfn_to_page(mm->phys, PTE_PFN(pte)));
-		}
-	}
+	/* No secondary maps anything now: free without a pair.  Reclaim,
+	 * which reaches pages without the mmap lock, waits meanwhile. */
+	pthread_rwlock_wrlock(&mm->phys->mms_lock);
+	for (size_t i = 0; i < mm->nr_vmas; i++)
+		mm_clear_range(mm, mm->vmas[i].start, mm->vmas[i].end);
+	pthread_rwlock_unlock(&mm->phys->mms_lock);
 	mm_subs_destroy(mm);
 	munmap(mm->pt, ((mm->va_end - mm->va_base) >> PAGE_SHIFT) *
 			       sizeof(uint64_t));
@@ -242,16 +240,28 @@ int mm_check_range(struct vms_mm *mm, uint64_t addr, size_t len,
 
 #define PTL_CHUNK (1ull << MM_PTL_SHIFT)
 
-/* Clears the PTEs of [start, end) and frees their frames.  For the debug
- * build's early_free mutant this runs before the secondaries heard. */
+/* A page whose PTE went: its swap copy goes too, unless someone (reclaim
+ * mid-write, a fault) holds it; they drop it when done. */
+static void drop_swapcache(struct vms_phys *phys, struct vms_page *page)
+{
+	if (!(page_flags(page) & PG_swapcache) || !trylock_page(page))
+		return;
+	swapcache_put_unused(phys->swap, page, 1, false); /* the PTE's */
+	unlock_page(page);
+}
+
+/* Clears the PTEs of [start, end): frees their frames, their swap slots.
+ * For the debug build's early_free mutant this runs before the secondaries
+ * heard. */
 static void mm_clear_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 {
 	struct vms_page *batch[PTL_CHUNK >> PAGE_SHIFT];
+	uint64_t slots[PTL_CHUNK >> PAGE_SHIFT];
 
 	while (start < end) {
 		uint64_t stop = (start | (PTL_CHUNK - 1)) + 1;
 		struct vms_lock *ptl = mm_ptl(mm, start);
-		size_t n = 0;
+		size_t n = 0, ns = 0;
 
 		if (stop > end)
 			stop = end;
@@ -268,11 +278,19 @@ static void mm_clear_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 					pfn_to_page(mm->phys, PTE_PFN(pte));
 				pg->mm = NULL;
 				batch[n++] = pg;
+			} else if (pte & PTE_SWAP) {
+				slots[ns++] = PTE_SLOT(pte);
 			}
+			/* A migration entry: the migrator sees it gone and
+			 * drops both frames. */
 		}
 		vms_unlock(ptl);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			drop_swapcache(mm->phys, batch[i]);
 			page_put(batch[i]);
+		}
+		for (size_t i = 0; i < ns; i++)
+			swap_free(mm->phys->swap, slots[i]);
 		if (n) {
 			atomic_fetch_sub_explicit(&mm->st_resident, n,
 						  memory_order_relaxed);
@@ -310,19 +328,35 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 	mm_invalidate_end(&inv);
 }
 
-/* Finds or makes the page of @hva and takes a reference.  mmap_lock held
- * (read); @vma allows the access. */
+/* Pages read ahead after a swap fault, in the same batch. */
+#define SWAP_READAHEAD 7
+
+/* Finds or makes the page of @hva and takes a reference: maps a zeroed
+ * frame, reads a swapped page back, waits out a migration.  mmap_lock
+ * held (read); the VMA allows the access. */
 static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			   struct vms_page **out)
 {
 	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, hva)];
 	struct vms_lock *ptl = mm_ptl(mm, hva);
 	uint64_t bits = PTE_ACCESSED | (write ? PTE_DIRTY : 0);
+	unsigned spins = 0;
 
 	for (;;) {
 		struct vms_page *page;
 		uint64_t pte = atomic_load_explicit(p, memory_order_acquire);
 
+		if (pte & PTE_MIGRATION) {
+			vms_backoff(&spins);
+			continue;
+		}
+		if (pte & PTE_SWAP) {
+			int r = swapin_fault(mm, hva, pte, write, SWAP_READAHEAD,
+					     out);
+			if (r <= 0)
+				return r;
+			continue;
+		}
 		if (pte & PTE_PRESENT) {
 			vms_lock(ptl);
 			pte = atomic_load_explicit(p, memory_order_relaxed);
@@ -335,9 +369,7 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			if ((pte & bits) != bits)
 				atomic_fetch_or(p, bits);
 			vms_unlock(ptl);
-			if (write && !(atomic_load_explicit(&page->flags,
-							    memory_order_relaxed) &
-				       PG_dirty))
+			if (write && !(page_flags(page) & PG_dirty))
 				page_set_flags(page, PG_dirty);
 			*out = page;
 			return 0;
@@ -362,7 +394,9 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 					      PTE_PRESENT | bits,
 				      memory_order_release);
 		vms_unlock(ptl);
+		lru_add(page);
 		vms_stat_inc(&mm->st_pgfault, 1);
+		vms_stat_inc(&mm->phys->st.pgfault, 1);
 		vms_stat_inc(&mm->st_resident, 1);
 		*out = page;
 		return 0;

@@ -222,6 +222,8 @@ static bool iv_start(struct vms_mm *mm, struct mm_inval *inv)
 	return true;
 }
 
+static int invalidate_start(struct vms_mm *mm, struct mm_inval *inv);
+
 int mm_invalidate_start(struct vms_mm *mm, struct mm_inval *inv,
 			uint64_t start, uint64_t end, enum vms_mmu_event event,
 			bool blockable)
@@ -229,6 +231,25 @@ int mm_invalidate_start(struct vms_mm *mm, struct mm_inval *inv,
 	inv->range = (struct vms_mmu_range){ .mm = mm, .start = start,
 					     .end = end, .event = event,
 					     .blockable = blockable };
+	return invalidate_start(mm, inv);
+}
+
+int mm_invalidate_pages_start(struct vms_mm *mm, struct mm_inval *inv,
+			      const uint64_t *pages, size_t n,
+			      enum vms_mmu_event event)
+{
+	VMS_ASSERT(n > 0);
+	inv->range = (struct vms_mmu_range){ .mm = mm, .start = pages[0],
+					     .end = pages[n - 1] + PAGE_SIZE,
+					     .pages = pages, .nr_pages = n,
+					     .event = event, .blockable = true };
+	return invalidate_start(mm, inv);
+}
+
+static int invalidate_start(struct vms_mm *mm, struct mm_inval *inv)
+{
+	bool blockable = inv->range.blockable;
+
 	inv->srcu_idx = vms_srcu_read_lock(&mm->srcu);
 	inv->subs = (struct mm_subs *)subs_get(mm);
 	inv->started = 0;
@@ -282,9 +303,12 @@ void mm_invalidate_end(struct mm_inval *inv)
 
 /* ---- aging ---- */
 
-static bool notify_young(struct vms_mm *mm, uint64_t start, uint64_t end,
-			 int which)
+bool mm_notify_young(struct vms_mm *mm, uint64_t start, uint64_t end,
+		     const uint64_t *pages, size_t n, enum mm_young how)
 {
+	const struct vms_mmu_range range = { .mm = mm, .start = start,
+					     .end = end, .pages = pages,
+					     .nr_pages = n, .blockable = true };
 	unsigned idx = vms_srcu_read_lock(&mm->srcu);
 	const struct mm_subs *s = subs_get(mm);
 	bool young = false;
@@ -292,27 +316,17 @@ static bool notify_young(struct vms_mm *mm, uint64_t start, uint64_t end,
 	for (size_t i = 0; i < s->nr_mn; i++) {
 		struct vms_mmu_notifier *sub = s->mn[i];
 		const struct vms_mmu_notifier_ops *ops = sub->ops;
+		bool (*fn)(struct vms_mmu_notifier *,
+			   const struct vms_mmu_range *) =
+			how == MM_CLEAR_FLUSH_YOUNG ? ops->clear_flush_young
+			: how == MM_CLEAR_YOUNG     ? ops->clear_young
+						    : ops->test_young;
 
-		if (which == 0 && ops->clear_flush_young)
-			young |= ops->clear_flush_young(sub, mm, start, end);
-		else if (which == 1 && ops->clear_young)
-			young |= ops->clear_young(sub, mm, start, end);
-		else if (which == 2 && ops->test_young)
-			young |= ops->test_young(sub, mm, start, end);
+		if (fn)
+			young |= fn(sub, &range);
 	}
 	vms_srcu_read_unlock(&mm->srcu, idx);
 	return young;
-}
-
-bool mm_notify_clear_young(struct vms_mm *mm, uint64_t start, uint64_t end,
-			   bool flush)
-{
-	return notify_young(mm, start, end, flush ? 0 : 1);
-}
-
-bool mm_notify_test_young(struct vms_mm *mm, uint64_t start, uint64_t end)
-{
-	return notify_young(mm, start, end, 2);
 }
 
 /* ---- interval subscriptions ---- */

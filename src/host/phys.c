@@ -13,7 +13,11 @@ static void phys_unmap(struct vms_phys *phys)
 		if (phys->nodes[i].memfd >= 0)
 			close(phys->nodes[i].memfd);
 		vms_lock_destroy(&phys->nodes[i].lock);
+		vms_lock_destroy(&phys->nodes[i].lru_lock);
 	}
+	pthread_rwlock_destroy(&phys->mms_lock);
+	pthread_mutex_destroy(&phys->kswapd_mu);
+	pthread_cond_destroy(&phys->kswapd_cv);
 	if (phys->base)
 		munmap(phys->base, phys->total_frames << PAGE_SHIFT);
 	if (phys->pages)
@@ -47,7 +51,11 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 	for (unsigned i = 0; i < cfg->nr_nodes; i++) {
 		phys->nodes[i].memfd = -1;
 		vms_lock_init(&phys->nodes[i].lock);
+		vms_lock_init(&phys->nodes[i].lru_lock);
 	}
+	pthread_rwlock_init(&phys->mms_lock, NULL);
+	pthread_mutex_init(&phys->kswapd_mu, NULL);
+	pthread_cond_init(&phys->kswapd_cv, NULL);
 
 	/* One reservation for all frames, each node's memfd mapped into it,
 	 * so pfn -> address is one addition. */
@@ -85,6 +93,8 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 		}
 		n->first_pfn = pfn;
 		n->frames = cfg->node_frames[i];
+		n->low = n->frames / 64 + 1;
+		n->high = n->frames / 32 + 2;
 		/* Highest pfn at the tail: allocation starts low. */
 		for (uint64_t f = n->frames; f-- > 0;) {
 			struct vms_page *p = &phys->pages[pfn + f];
@@ -92,7 +102,7 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 			p->node = (uint16_t)i;
 			p->phys = phys;
 			atomic_init(&p->flags, PG_free);
-			p->next_free = n->free_list;
+			p->lru_next = n->free_list;
 			n->free_list = p;
 		}
 		atomic_init(&n->nr_free, n->frames);
@@ -110,6 +120,9 @@ void vms_phys_destroy(struct vms_phys *phys)
 {
 	if (!phys)
 		return;
+	kswapd_stop(phys);
+	if (phys->swap)
+		swap_area_destroy(phys->swap);
 	for (unsigned i = 0; i < phys->nr_nodes; i++)
 		VMS_ASSERT(atomic_load(&phys->nodes[i].nr_free) ==
 			   phys->nodes[i].frames);
@@ -136,30 +149,63 @@ static struct vms_page *node_alloc(struct phys_node *n)
 	vms_lock(&n->lock);
 	p = n->free_list;
 	if (p) {
-		n->free_list = p->next_free;
+		n->free_list = p->lru_next;
 		atomic_fetch_sub_explicit(&n->nr_free, 1, memory_order_relaxed);
 	}
 	vms_unlock(&n->lock);
 	return p;
 }
 
-struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
+static struct vms_page *page_prep(struct vms_phys *phys, struct vms_page *p,
+				   bool zero)
 {
-	struct vms_page *p = NULL;
-
-	for (unsigned i = 0; i < phys->nr_nodes && !p; i++)
-		p = node_alloc(&phys->nodes[(node + i) % phys->nr_nodes]);
-	if (!p)
-		return NULL;
 	VMS_ASSERT(atomic_load(&p->refcount) == 0);
 	VMS_ASSERT(atomic_load(&p->flags) == PG_free);
 	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
 	p->mm = NULL;
 	p->hva = 0;
+	p->swap = 0;
+	p->lru_prev = p->lru_next = NULL;
 	atomic_store_explicit(&p->refcount, 1, memory_order_release);
 	if (zero)
 		memset(pfn_to_addr(phys, page_to_pfn(phys, p)), 0, PAGE_SIZE);
 	return p;
+}
+
+static bool below_low(struct phys_node *n)
+{
+	return atomic_load_explicit(&n->nr_free, memory_order_relaxed) < n->low;
+}
+
+struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node)
+{
+	struct vms_page *p = node_alloc(&phys->nodes[node]);
+
+	if (p && below_low(&phys->nodes[node]))
+		kswapd_wake(phys);
+	return p ? page_prep(phys, p, false) : NULL;
+}
+
+struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
+{
+	struct vms_page *p = NULL;
+
+	/* Empty everywhere: reclaim here and now ("direct reclaim"), a few
+	 * times, as pages under I/O by others may come free meanwhile. */
+	for (int attempt = 0; !p && attempt < 16; attempt++) {
+		for (unsigned i = 0; i < phys->nr_nodes && !p; i++)
+			p = node_alloc(&phys->nodes[(node + i) % phys->nr_nodes]);
+		if (p)
+			break;
+		vms_stat_inc(&phys->st.direct_reclaim, 1);
+		if (!reclaim_node(phys, -1, 32) && attempt >= 4)
+			break;
+	}
+	if (!p)
+		return NULL;
+	if (below_low(&phys->nodes[p->node]))
+		kswapd_wake(phys);
+	return page_prep(phys, p, zero);
 }
 
 void page_get(struct vms_page *page)
@@ -169,6 +215,16 @@ void page_get(struct vms_page *page)
 
 	VMS_ASSERT(was > 0);
 	(void)was;
+}
+
+bool page_get_unless_zero(struct vms_page *page)
+{
+	int c = atomic_load_explicit(&page->refcount, memory_order_relaxed);
+
+	while (c > 0)
+		if (atomic_compare_exchange_weak(&page->refcount, &c, c + 1))
+			return true;
+	return false;
 }
 
 static void phys_free(struct vms_page *page)
@@ -182,9 +238,12 @@ static void phys_free(struct vms_page *page)
 	memset(pfn_to_addr(phys, page_to_pfn(phys, page)), PAGE_POISON,
 	       PAGE_SIZE);
 #endif
+	if (page_flags(page) & PG_lru)
+		lru_del(page);
+	VMS_ASSERT(!(page_flags(page) & (PG_swapcache | PG_locked)));
 	atomic_store_explicit(&page->flags, PG_free, memory_order_relaxed);
 	vms_lock(&n->lock);
-	page->next_free = n->free_list;
+	page->lru_next = n->free_list;
 	n->free_list = page;
 	atomic_fetch_add_explicit(&n->nr_free, 1, memory_order_relaxed);
 	vms_unlock(&n->lock);
@@ -219,4 +278,53 @@ bool vms_page_dirty(struct vms_page *page)
 {
 	return atomic_load_explicit(&page->flags, memory_order_relaxed) &
 	       PG_dirty;
+}
+
+bool trylock_page(struct vms_page *page)
+{
+	return !(atomic_fetch_or_explicit(&page->flags, PG_locked,
+					  memory_order_acquire) &
+		 PG_locked);
+}
+
+void lock_page(struct vms_page *page)
+{
+	unsigned spins = 0;
+
+	while (!trylock_page(page))
+		vms_backoff(&spins);
+}
+
+void unlock_page(struct vms_page *page)
+{
+	VMS_ASSERT(page_flags(page) & PG_locked);
+	atomic_fetch_and_explicit(&page->flags, ~PG_locked,
+				  memory_order_release);
+}
+
+void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st)
+{
+	const struct phys_stats *s = &phys->st;
+
+	memset(st, 0, sizeof(*st));
+	st->nr_nodes = phys->nr_nodes;
+	for (unsigned i = 0; i < phys->nr_nodes; i++) {
+		struct phys_node *n = &phys->nodes[i];
+
+		st->node[i].frames = n->frames;
+		st->node[i].free = atomic_load_explicit(&n->nr_free,
+							memory_order_relaxed);
+		vms_lock(&n->lru_lock);
+		st->node[i].active = n->active.nr;
+		st->node[i].inactive = n->inactive.nr;
+		vms_unlock(&n->lru_lock);
+	}
+	if (phys->swap)
+		st->swap_used = swap_used(phys->swap, &st->swap_slots);
+#define C(f) st->f = vms_stat_read((_Atomic uint64_t *)&s->f)
+	C(pgfault); C(pgmajfault); C(pswpin); C(pswpout); C(swapcache_hit);
+	C(pgscan); C(pgsteal); C(pgactivate); C(pgdeactivate); C(lazyfree);
+	C(clean_drop); C(direct_reclaim); C(pgmigrate); C(swap_write_errors);
+	C(swap_read_errors);
+#undef C
 }

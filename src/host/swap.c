@@ -1,0 +1,449 @@
+/* swap.c - the swap area of a pool: slot allocation with per-slot use
+ * counts, the swap cache (slot -> page while a copy is being written, read
+ * or kept), and swap_on, which starts the background reclaimer. */
+#define _GNU_SOURCE
+#include "host/host.h"
+
+#include <string.h>
+
+#define SWAP_HAS_CACHE 0x80000000u
+
+/*
+ * map[slot]: how many PTEs hold the slot, | SWAP_HAS_CACHE while a page
+ * is in the cache at it.  A slot is free when its map is 0.  Everything
+ * here is under lock; it is taken after page locks and PTE locks, and
+ * nothing that sleeps or frees a page runs under it.
+ */
+struct swap_area {
+	struct vms_swap_backend *be;
+	uint64_t nr_slots;
+	struct vms_lock lock;
+	uint32_t *map;
+	struct vms_page **cache;
+	uint64_t next;              /* next-fit cursor: slots cluster */
+	uint64_t used;
+};
+
+int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
+		uint64_t low, uint64_t high)
+{
+	if (!phys || !be || !be->rw || be->nr_slots < 2 || (low && high <= low))
+		return -EINVAL;
+	if (phys->swap)
+		return -EBUSY;
+	struct swap_area *sa = calloc(1, sizeof(*sa));
+	if (!sa)
+		return -ENOMEM;
+	sa->map = calloc(be->nr_slots, sizeof(*sa->map));
+	sa->cache = calloc(be->nr_slots, sizeof(*sa->cache));
+	if (!sa->map || !sa->cache) {
+		free(sa->map);
+		free(sa->cache);
+		free(sa);
+		return -ENOMEM;
+	}
+	sa->be = be;
+	sa->nr_slots = be->nr_slots;
+	sa->next = 1;
+	vms_lock_init(&sa->lock);
+	for (unsigned i = 0; low && i < phys->nr_nodes; i++) {
+		phys->nodes[i].low = low;
+		phys->nodes[i].high = high;
+	}
+	atomic_store(&phys->swap, sa);
+
+	pthread_mutex_lock(&phys->kswapd_mu);
+	int r = 0;
+	if (!phys->kswapd_running) {
+		r = -pthread_create(&phys->kswapd, NULL, kswapd_main, phys);
+		phys->kswapd_running = !r;
+	}
+	pthread_mutex_unlock(&phys->kswapd_mu);
+	return r;
+}
+
+void swap_area_destroy(struct swap_area *sa)
+{
+	if (sa->be->release)
+		sa->be->release(sa->be);
+	vms_lock_destroy(&sa->lock);
+	free(sa->map);
+	free(sa->cache);
+	free(sa);
+}
+
+uint64_t swap_used(struct swap_area *sa, uint64_t *slots)
+{
+	vms_lock(&sa->lock);
+	uint64_t used = sa->used;
+	vms_unlock(&sa->lock);
+	*slots = sa->nr_slots - 1;
+	return used;
+}
+
+uint64_t swap_alloc(struct swap_area *sa)
+{
+	uint64_t slot = 0;
+
+	vms_lock(&sa->lock);
+	if (sa->used < sa->nr_slots - 1) {
+		for (uint64_t i = 0; i < sa->nr_slots; i++) {
+			uint64_t s = sa->next + i;
+
+			if (s >= sa->nr_slots)
+				s -= sa->nr_slots - 1;
+			if (!sa->map[s]) {
+				slot = s;
+				break;
+			}
+		}
+		VMS_ASSERT(slot);
+		sa->map[slot] = SWAP_HAS_CACHE;
+		sa->used++;
+		sa->next = slot + 1 < sa->nr_slots ? slot + 1 : 1;
+	}
+	vms_unlock(&sa->lock);
+	return slot;
+}
+
+/* The last user went: the slot is free and its copy can go. */
+static bool slot_release_locked(struct swap_area *sa, uint64_t slot)
+{
+	vms_assert_held(&sa->lock);
+	if (sa->map[slot])
+		return false;
+	sa->used--;
+	return true;
+}
+
+static void slot_discard(struct swap_area *sa, uint64_t slot)
+{
+	if (sa->be->discard)
+		sa->be->discard(sa->be, slot);
+}
+
+void swap_dup(struct swap_area *sa, uint64_t slot)
+{
+	vms_lock(&sa->lock);
+	VMS_ASSERT(sa->map[slot]);
+	sa->map[slot]++;
+	vms_unlock(&sa->lock);
+}
+
+void swap_free(struct swap_area *sa, uint64_t slot)
+{
+	struct vms_page *orphan = NULL;
+	bool released;
+
+	vms_lock(&sa->lock);
+	VMS_ASSERT(sa->map[slot] & ~SWAP_HAS_CACHE);
+	sa->map[slot]--;
+	released = slot_release_locked(sa, slot);
+	/* Only the cache holds it now: a read-ahead page no PTE will ever
+	 * ask for.  Drop it unless someone is busy with it. */
+	if (sa->map[slot] == SWAP_HAS_CACHE && sa->cache[slot] &&
+	    trylock_page(sa->cache[slot])) {
+		orphan = sa->cache[slot];
+		if (atomic_load(&orphan->refcount) == 1 &&
+		    !(page_flags(orphan) & PG_writeback)) {
+			sa->cache[slot] = NULL;
+			page_clear_flags(orphan, PG_swapcache);
+			sa->map[slot] = 0;
+			released = slot_release_locked(sa, slot);
+		} else {
+			unlock_page(orphan);
+			orphan = NULL;
+		}
+	}
+	vms_unlock(&sa->lock);
+	if (released)
+		slot_discard(sa, slot);
+	if (orphan) {
+		unlock_page(orphan);
+		page_put(orphan);
+	}
+}
+
+bool swapcache_add(struct swap_area *sa, struct vms_page *page, uint64_t slot)
+{
+	VMS_ASSERT(page_flags(page) & PG_locked);
+	vms_lock(&sa->lock);
+	if (sa->cache[slot] || !sa->map[slot]) {
+		vms_unlock(&sa->lock);
+		return false;
+	}
+	sa->cache[slot] = page;
+	sa->map[slot] |= SWAP_HAS_CACHE;
+	page->swap = slot;
+	page_set_flags(page, PG_swapcache);
+	page_get(page);
+	vms_unlock(&sa->lock);
+	return true;
+}
+
+void swapcache_del(struct swap_area *sa, struct vms_page *page)
+{
+	uint64_t slot = page->swap;
+	bool released;
+
+	VMS_ASSERT(page_flags(page) & PG_locked);
+	VMS_ASSERT(page_flags(page) & PG_swapcache);
+	vms_lock(&sa->lock);
+	VMS_ASSERT(sa->cache[slot] == page);
+	sa->cache[slot] = NULL;
+	page_clear_flags(page, PG_swapcache);
+	sa->map[slot] &= ~SWAP_HAS_CACHE;
+	released = slot_release_locked(sa, slot);
+	vms_unlock(&sa->lock);
+	if (released)
+		slot_discard(sa, slot);
+	page_put(page);
+}
+
+bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
+			  int held, bool orphans_only)
+{
+	bool unused;
+
+	VMS_ASSERT(page_flags(page) & PG_locked);
+	if (!(page_flags(page) & PG_swapcache))
+		return false;
+	vms_lock(&sa->lock);
+	unused = atomic_load(&page->refcount) == 1 + held &&
+		 !(page_flags(page) & PG_writeback) &&
+		 (!orphans_only || sa->map[page->swap] == SWAP_HAS_CACHE);
+	vms_unlock(&sa->lock);
+	if (unused)
+		swapcache_del(sa, page);
+	return unused;
+}
+
+struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot)
+{
+	struct vms_page *page;
+
+	vms_lock(&sa->lock);
+	page = sa->cache[slot];
+	if (page)
+		page_get(page);
+	vms_unlock(&sa->lock);
+	return page;
+}
+
+void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n)
+{
+	struct swap_area *sa = phys->swap;
+	int r = sa->be->rw(sa->be, io, n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (r && !io[i].res)
+			io[i].res = r;
+		if (io[i].res)
+			vms_stat_inc(io[i].write ? &phys->st.swap_write_errors
+						 : &phys->st.swap_read_errors,
+				     1);
+		else
+			vms_stat_inc(io[i].write ? &phys->st.pswpout
+						 : &phys->st.pswpin,
+				     1);
+	}
+}
+
+/* ---- swap-in ---- */
+
+#define SWAP_READ_BATCH 32
+
+/* Allocates a locked page for @slot and puts it in the cache; NULL if the
+ * slot is cached already or free, or no frame can be had (*nomem). */
+static struct vms_page *swapin_prepare(struct vms_mm *mm, uint64_t slot,
+				       bool *nomem)
+{
+	struct vms_page *page = phys_alloc(mm->phys, mm->alloc_node, false);
+
+	if (!page) {
+		*nomem = true;
+		return NULL;
+	}
+	bool locked = trylock_page(page);       /* fresh: nobody else has it */
+
+	VMS_ASSERT(locked);
+	(void)locked;
+	if (!swapcache_add(mm->phys->swap, page, slot)) {
+		unlock_page(page);
+		page_put(page);
+		return NULL;
+	}
+	return page;
+}
+
+/*
+ * Reads pages[0..n) (locked, in the cache) from their slots in one batch.
+ * A page whose read failed leaves the cache and is freed (NULL in its
+ * place); the others stay locked.  Returns how many failed.
+ */
+static size_t swapin_read(struct vms_phys *phys, struct vms_page **pages,
+			  size_t n)
+{
+	struct vms_swap_io io[SWAP_READ_BATCH];
+	size_t failed = 0;
+
+	for (size_t i = 0; i < n; i++)
+		io[i] = (struct vms_swap_io){
+			.write = false, .slot = pages[i]->swap,
+			.buf = pfn_to_addr(phys, page_to_pfn(phys, pages[i])) };
+	swap_io(phys, io, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!io[i].res)
+			continue;
+		/* Never hand out a page whose read failed. */
+		page_set_flags(pages[i], PG_error);
+		swapcache_del(phys->swap, pages[i]);
+		unlock_page(pages[i]);
+		page_put(pages[i]);
+		pages[i] = NULL;
+		failed++;
+	}
+	return failed;
+}
+
+/* Read-ahead pages stay in the cache, unmapped, on the inactive list:
+ * a fault maps them without I/O, reclaim drops them if none comes. */
+static void swapin_park(struct swap_area *sa, struct vms_page *page)
+{
+	swapcache_put_unused(sa, page, 1, true);
+	unlock_page(page);
+	lru_putback(page, false);
+}
+
+/* Pages for the swap entries of [hva, end) that have no cached page yet,
+ * up to @max, each in the cache and locked.  *@next: where to go on. */
+static size_t swapin_gather(struct vms_mm *mm, uint64_t hva, uint64_t end,
+			    size_t max, struct vms_page **pages,
+			    uint64_t *next)
+{
+	size_t n = 0;
+	bool nomem = false;
+	uint64_t a;
+
+	for (a = hva; a < end && n < max && !nomem; a += PAGE_SIZE) {
+		uint64_t pte = atomic_load(&mm->pt[mm_pte_index(mm, a)]);
+
+		if (!(pte & PTE_SWAP))
+			continue;
+		struct vms_page *p = swapin_prepare(mm, PTE_SLOT(pte), &nomem);
+		if (p)
+			pages[n++] = p;
+	}
+	if (next)
+		*next = nomem ? end : a;
+	return n;
+}
+
+int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
+		 unsigned ahead, struct vms_page **out)
+{
+	struct vms_phys *phys = mm->phys;
+	struct swap_area *sa = phys->swap;
+	uint64_t slot = PTE_SLOT(pte);
+	struct vms_page *batch[SWAP_READ_BATCH];
+	struct vms_page *page = NULL;
+	bool nomem = false;
+
+	if (!VMS_MUTANT_IS(no_swapcache))
+		page = swapcache_get(sa, slot);
+	if (page) {
+		/* Being written or read: wait, then it is uptodate. */
+		vms_stat_inc(&phys->st.swapcache_hit, 1);
+		lock_page(page);
+		if (!(page_flags(page) & PG_swapcache) || page->swap != slot) {
+			unlock_page(page);
+			page_put(page);
+			return 1;
+		}
+	} else if (VMS_MUTANT_IS(no_swapcache)) {
+		/* Mutant: reads the slot whatever the cache holds, so a fault
+		 * during writeback sees what the slot held before. */
+		page = phys_alloc(phys, mm->alloc_node, false);
+		if (!page)
+			return -ENOMEM;
+		trylock_page(page);
+		struct vms_swap_io io = { .slot = slot,
+					  .buf = vms_page_address(page) };
+		swap_io(phys, &io, 1);
+		if (io.res) {
+			unlock_page(page);
+			page_put(page);
+			return -EIO;
+		}
+	} else {
+		page = swapin_prepare(mm, slot, &nomem);
+		if (!page)
+			return nomem ? -ENOMEM : 1;
+		batch[0] = page;
+		if (ahead > SWAP_READ_BATCH - 1)
+			ahead = SWAP_READ_BATCH - 1;
+		uint64_t end = hva + (1 + (uint64_t)ahead) * PAGE_SIZE;
+		size_t n = 1 + swapin_gather(mm, hva + PAGE_SIZE,
+					     end < mm->va_end ? end : mm->va_end,
+					     ahead, batch + 1, NULL);
+		vms_stat_inc(&phys->st.pgmajfault, 1);
+		swapin_read(phys, batch, n);
+		for (size_t i = 1; i < n; i++)
+			if (batch[i])
+				swapin_park(sa, batch[i]);
+		if (!batch[0])
+			return -EIO;    /* the page went with its failed read */
+	}
+
+	struct vms_lock *ptl = mm_ptl(mm, hva);
+	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, hva)];
+
+	vms_lock(ptl);
+	if (atomic_load(p) != pte) {
+		vms_unlock(ptl);
+		/* Zapped while we read: nobody else will want the copy. */
+		if (!VMS_MUTANT_IS(no_swapcache))
+			swapcache_put_unused(sa, page, 1, true);
+		unlock_page(page);
+		page_put(page);
+		return 1;
+	}
+	page_get(page);                 /* the PTE's */
+	page->mm = mm;
+	page->hva = hva;
+	atomic_store(p, (page_to_pfn(phys, page) << PAGE_SHIFT) | PTE_PRESENT |
+				PTE_ACCESSED | (write ? PTE_DIRTY : 0));
+	atomic_fetch_add(&mm->st_resident, 1);
+	vms_unlock(ptl);
+	swap_free(sa, slot);            /* the PTE's hold on the slot */
+	if (write) {
+		page_set_flags(page, PG_dirty);
+		/* The copy on swap is stale from now on: let the slot go. */
+		if (page_flags(page) & PG_swapcache)
+			swapcache_del(sa, page);
+	}
+	lru_add(page);
+	unlock_page(page);
+	*out = page;
+	return 0;
+}
+
+int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vms_page *batch[SWAP_READ_BATCH];
+	struct swap_area *sa = mm->phys->swap;
+	int r = 0;
+
+	if (!sa)
+		return 0;
+	for (uint64_t a = start; a < end;) {
+		size_t n = swapin_gather(mm, a, end, SWAP_READ_BATCH, batch, &a);
+
+		if (n && swapin_read(mm->phys, batch, n))
+			r = -EIO;
+		for (size_t i = 0; i < n; i++)
+			if (batch[i])
+				swapin_park(sa, batch[i]);
+	}
+	return r;
+}
