@@ -113,8 +113,10 @@ static void report_mismatch(struct vcpu_ctx *c, uint64_t gfn, uint64_t got,
 			strict || !want ? "" : " or 0",
 			(got & 0xffffffffffffull) == 0x6b6b6b6b6b6bull
 				? "poisoned frame"
-				: got >> 48 == MAGIC ? "another page's data"
-						     : "lost write");
+			: got >> 48 != MAGIC ? "lost write"
+			: ((got >> 20) & 0xfffffffull) == gfn
+				? "stale data: an older write"
+				: "another page's data");
 }
 
 /* Returns false if the access was refused (and counted). */

@@ -353,6 +353,7 @@ int mmu_fault(struct vms_vcpu *vcpu, uint64_t gfn, bool write,
 			vms_srcu_read_unlock(&vm->srcu, idx);
 			return fault_exit(exit,
 					  r == -ENOMEM ? VMS_EXIT_NOMEM
+					  : r == -EIO  ? VMS_EXIT_IO
 						       : VMS_EXIT_EFAULT,
 					  r, gfn, hva, write);
 		}
