@@ -11,11 +11,15 @@ CMAKE_FLAGS ?=
 
 all: build
 
-# Debian packages the build needs, installed when missing and root.
+# Debian packages the build needs, installed when missing and root:
+# "test:package" pairs, the test a shell condition.
+NEEDS := "command -v cmake:cmake" "command -v gcc:gcc" "command -v make:make" \
+	 "test -f /usr/include/liburing.h:liburing-dev"
+
 deps:
 	@missing=""; \
-	for t in cmake:cmake gcc:gcc make:make ctest:cmake; do \
-		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	for n in $(NEEDS); do \
+		sh -c "$${n%%:*}" >/dev/null 2>&1 || missing="$$missing $${n##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

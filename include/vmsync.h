@@ -67,8 +67,8 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 		  struct vms_mm **out);
 /* Tears the address space down: every notifier subscription gets
  * ->release first (secondaries must drop all their mappings there), then
- * every page is freed.  No other call on @mm may run concurrently or
- * follow. */
+ * every page is freed.  Interval subscriptions must have been removed.  No
+ * other call on @mm may run concurrently or follow. */
 void vms_mm_destroy(struct vms_mm *mm);
 
 #define VMS_PROT_NONE  0x0
@@ -80,9 +80,10 @@ void vms_mm_destroy(struct vms_mm *mm);
 #define VMS_MAP_ANONYMOUS       0x20
 #define VMS_MAP_FIXED_NOREPLACE 0x100000
 
-/* mmap(2) for private anonymous memory.  @flags must hold
- * VMS_MAP_PRIVATE|VMS_MAP_ANONYMOUS (-EINVAL otherwise, -EOPNOTSUPP for a
- * flag vmsync does not implement).  Without FIXED, @hint is a hint.  FIXED
+/* mmap(2) for private anonymous memory.  -EOPNOTSUPP for what vmsync
+ * does not map (MAP_SHARED, a file: no VMS_MAP_ANONYMOUS); -EINVAL without
+ * VMS_MAP_PRIVATE, for any other flag, for rights beyond read and write, or
+ * @len 0.  Without FIXED, @hint is a hint.  FIXED
  * replaces what was there (an unmap inside a notifier pair); FIXED_NOREPLACE
  * gives -EEXIST instead.  -ENOMEM when no hole fits.  *@addr gets the
  * hva. */
@@ -121,10 +122,9 @@ enum vms_advice {
  * contents may be dropped by reclaim until the next write through any MMU.
  * COLD: the pages go to the inactive list and both MMUs' accessed bits are
  * cleared, so reclaim takes them first.  PAGEOUT: the pages are reclaimed
- * now (written to swap, or dropped when clean).  WILLNEED: swapped-out
- * pages are read back.  Without a swap area anonymous pages can be neither
- * paged out nor read back, and PAGEOUT and WILLNEED succeed doing nothing,
- * as on Linux.  -EINVAL for unknown advice or bad arguments; -ENOMEM when
+ * now (written to swap, or dropped when clean or lazily freed).  WILLNEED:
+ * swapped-out pages are read back.  Without a swap area only lazily freed
+ * pages can go, and WILLNEED has nothing to read, as on Linux.  -EINVAL for unknown advice or bad arguments; -ENOMEM when
  * part of the range is unmapped (the mapped parts are still advised); -EIO
  * from WILLNEED when a swap read failed. */
 int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice);
@@ -227,8 +227,8 @@ struct vms_mmu_notifier {
 	bool released;           /* set once ->release ran; internal */
 };
 
-/* Subscribes @sub (ops set by the caller) to @mm.  -EINVAL without ops,
- * -EBUSY if already registered. */
+/* Subscribes @sub (zero-initialised, then ops set by the caller) to @mm.
+ * -EINVAL without ops, -EBUSY if already registered. */
 int vms_mmu_notifier_register(struct vms_mmu_notifier *sub, struct vms_mm *mm);
 /* Unsubscribes: runs ->release (unless it ran already) and returns once
  * no callback of @sub is in flight, so @sub may be freed afterwards. */
@@ -384,7 +384,8 @@ enum vms_exit_reason {
 	VMS_EXIT_NONE = 0,
 	VMS_EXIT_NO_SLOT,     /* gpa in no memslot (an MMIO exit) */
 	VMS_EXIT_EFAULT,      /* host refused: hva unmapped or no access */
-	VMS_EXIT_READONLY,    /* write to a read-only slot or mapping */
+	VMS_EXIT_READONLY,    /* write to a VMS_MEM_READONLY memslot (a write to
+			       * a read-only mapping is EFAULT, -EACCES) */
 	VMS_EXIT_NOMEM,       /* no frame could be had */
 	VMS_EXIT_IO,          /* the page's swap copy could not be read */
 };

@@ -264,6 +264,7 @@ static void test_alias(void)
 	do {                                            \
 		fn();                                   \
 		printf("ok - %s\n", #fn);               \
+		fflush(stdout);                         \
 		passed++;                               \
 	} while (0)
 

@@ -59,6 +59,22 @@ static void expect_zero(struct vms_mm *mm, uint64_t hva, size_t pages)
 	}
 }
 
+/* Page @hva holds what fill(tag) put at its page @page, or only zeroes
+ * (a clean MADV_FREE page that reclaim dropped). */
+static void expect_old_or_zero(struct vms_mm *mm, uint64_t hva, size_t page,
+			       uint8_t tag)
+{
+	static uint8_t buf[PG];
+	bool old = true, zero = true;
+
+	CHECK_OK(vms_mm_read(mm, hva, buf, PG));
+	for (size_t i = 0; i < PG; i++) {
+		old &= buf[i] == pat(page, i, tag);
+		zero &= buf[i] == 0;
+	}
+	CHECK(old || zero, "page %zu is neither its old data nor zeroes", page);
+}
+
 static void expect_fault(struct vms_mm *mm, uint64_t hva, size_t pages)
 {
 	uint8_t b;
@@ -442,6 +458,18 @@ static void test_madvise_effects(void)
 	CHECK_OK(vms_get_page(mm, a + 7 * PG, false, &pg));
 	CHECK(!vms_page_dirty(pg), "a read made the page dirty");
 	vms_put_page(pg);
+
+	/* Reclaim now: the pages written after FREE survive it; the clean
+	 * ones hold either their old data or zeroes, nothing else. */
+	CHECK_OK(vms_madvise(mm, a + 4 * PG, 4 * PG, VMS_MADV_PAGEOUT));
+	expect_old_or_zero(mm, a + 4 * PG, 4, 9);
+	expect_old_or_zero(mm, a + 7 * PG, 7, 9);
+	CHECK_OK(vms_mm_read(mm, a + 5 * PG + 9, &b, 1));
+	CHECK_EQ(b, 0x99);
+	CHECK_OK(vms_mm_read(mm, a + 5 * PG + 10, &b, 1));
+	CHECK_EQ(b, pat(5, 10, 9));
+	expect(mm, a + 6 * PG, 1, 6, 9);
+	expect(mm, a, 2, 0, 9);
 	t_teardown(phys, mm);
 }
 
@@ -519,10 +547,32 @@ static void test_get_page_keeps_frame(void)
 	t_teardown(phys, mm);
 }
 
+/* A FIXED target must lie in the address space, also when new_addr +
+ * new_len wraps around: -EINVAL, and the old mapping stays. */
+static void test_mremap_fixed_bounds(void)
+{
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	uint64_t a, n;
+	const int mv = VMS_MREMAP_FIXED | VMS_MREMAP_MAYMOVE;
+
+	t_setup(16, &phys, &mm);
+	a = map(mm, PG, RW);
+	fill(mm, a, 1, 14);
+	CHECK_EQ(vms_mremap(mm, a, PG, PG, mv, 1ull << 60, &n), -EINVAL);
+	CHECK_EQ(vms_mremap(mm, a, PG, PG, mv, 0, &n), -EINVAL);
+	CHECK_EQ(vms_mremap(mm, a, PG, 2 * PG, mv, -(uint64_t)PG, &n),
+		 -EINVAL);
+	CHECK_EQ(vms_mremap(mm, a, PG, PG, mv, -(uint64_t)PG, &n), -EINVAL);
+	expect(mm, a, 1, 0, 14);
+	t_teardown(phys, mm);
+}
+
 #define RUN(fn)                                         \
 	do {                                            \
 		fn();                                   \
 		printf("ok - %s\n", #fn);               \
+		fflush(stdout);                         \
 		passed++;                               \
 	} while (0)
 
@@ -541,6 +591,7 @@ int main(void)
 	RUN(test_madvise_effects);
 	RUN(test_stats);
 	RUN(test_get_page_keeps_frame);
+	RUN(test_mremap_fixed_bounds);
 	printf("%u passed, 0 failed\n", passed);
 	return 0;
 }

@@ -232,7 +232,9 @@ static void *host_main(void *arg)
 		uint64_t x = t_rand(&rng);
 		unsigned r = x % REGIONS;
 		unsigned op = (x >> 8) % (opt.overcommit ? HOST_OPS : 8);
-		uint64_t n = 1 + (x >> 16) % 64;
+		/* Leave a page, so a shrink (op 7) never asks for length 0. */
+		uint64_t n = 1 + (x >> 16) % (opt.region_pages > 64
+						   ? 64 : opt.region_pages - 1);
 		uint64_t first = (x >> 32) % (opt.region_pages - n + 1);
 		struct region *g = &regions[r];
 		bool layout = op == 3 || op == 4 || op == 5 || op == 7;

@@ -157,7 +157,8 @@ static void test_multi_node(void)
 	CHECK_OK(vms_mmap(mm, 0, 12 * VMS_PAGE_SIZE,
 			  VMS_PROT_READ | VMS_PROT_WRITE,
 			  VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva));
-	/* Six pages: node 0 runs out, the rest comes from node 1. */
+	/* Six pages: an mm takes from node 0 first (host.h, phys_alloc);
+	 * once it runs out, the rest comes from node 1. */
 	fill(mm, hva, 6, 0x40);
 	CHECK_EQ(node_free(phys, 0) + node_free(phys, 1), 12 - 6);
 	CHECK_EQ(node_free(phys, 0), 0);
@@ -280,6 +281,7 @@ static void test_poison(void)
 	do {                                            \
 		fn();                                   \
 		printf("ok - %s\n", #fn);               \
+		fflush(stdout);                         \
 		passed++;                               \
 	} while (0)
 

@@ -56,8 +56,18 @@ void vm_for_each_slot_in_hva(struct vm_memslots *set, uint64_t start,
 #define SPTE_MAKE(pfn, gen, bits) \
 	(((uint64_t)(pfn) << PAGE_SHIFT) | ((uint64_t)(gen) << 48) | (bits))
 
-/* Range-based retry remembers the ranges of the last invalidations. */
-#define VM_INV_RING 16
+/* Range-based retry remembers the ranges of the last invalidations, and
+ * the pages of those that listed few enough. */
+#define VM_INV_RING 64
+#define VM_INV_RING_PAGES 32
+#define VM_INV_RUNNING 16
+
+struct vm_inv_record {
+	unsigned long seq;
+	uint64_t start, end;
+	size_t nr_pages;            /* 0: all of [start, end) */
+	uint64_t pages[VM_INV_RING_PAGES];
+};
 
 struct vms_vm {
 	struct vms_mm *mm;
@@ -72,15 +82,18 @@ struct vms_vm {
 
 	/* mmu_lock orders installs against invalidations.  It protects the
 	 * invalidation state below; inv_seq is also read without it at the
-	 * beginning of a fault. */
+	 * beginning of a fault.  Whoever zaps sptes flushes the vCPU TLBs
+	 * before dropping it: another invalidation that then finds them gone
+	 * must not return while a stale TLB entry may still be in use. */
 	struct vms_lock mmu_lock;
 	long inv_count;             /* pairs between start and end */
-	uint64_t inv_start, inv_end;/* union of their ranges while count > 0 */
+	/* Running pairs by pointer (valid until their end); those that found
+	 * no room, as one union range, reset when the last of them ends. */
+	const struct vms_mmu_range *inv_running[VM_INV_RUNNING];
+	long inv_overflow;
+	uint64_t inv_start, inv_end;
 	atomic_ulong inv_seq;       /* bumped by every end */
-	struct {
-		unsigned long seq;
-		uint64_t start, end;
-	} inv_ring[VM_INV_RING];    /* the end that made seq, by seq % ring */
+	struct vm_inv_record inv_ring[VM_INV_RING]; /* by seq % ring */
 
 	/* Memslots: readers in an srcu section; writers under slots_lock. */
 	struct vms_lock slots_lock;
@@ -119,7 +132,8 @@ uint64_t mmu_zap_gfn_range_locked(struct vms_vm *vm, uint64_t start,
 /* ---- vcpu.c ---- */
 
 /* Asks every vCPU to flush its TLB and waits for each one that is in
- * guest mode to acknowledge.  No lock held; may spin. */
+ * guest mode to acknowledge; may spin.  Called with mmu_lock held after a
+ * zap (vCPUs acknowledge without it), or without it after aging. */
 void vcpu_flush_remote_tlbs(struct vms_vm *vm);
 
 void vm_note_violation(struct vms_vm *vm, const char *what, uint64_t gfn);

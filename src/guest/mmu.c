@@ -7,6 +7,7 @@
 #include "guest/guest.h"
 #include "guest/vcpu.h"
 
+#include <string.h>
 #include <sys/mman.h>
 
 int mmu_init(struct vms_vm *vm)
@@ -46,20 +47,53 @@ void mmu_destroy(struct vms_vm *vm)
  * pairs are remembered in a ring; a fault that cannot find every pair it
  * missed there retries.
  */
+static bool in_pages(const uint64_t *pages, size_t n, uint64_t hva)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (pages[mid] == hva)
+			return true;
+		if (pages[mid] < hva)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static bool range_covers(const struct vms_mmu_range *r, uint64_t hva)
+{
+	if (hva < r->start || hva >= r->end)
+		return false;
+	return !r->pages || in_pages(r->pages, r->nr_pages, hva);
+}
+
 static bool mmu_retry_locked(struct vms_vm *vm, unsigned long seq,
 			     uint64_t hva)
 {
 	vms_assert_held(&vm->mmu_lock);
-	if (vm->inv_count && hva >= vm->inv_start && hva < vm->inv_end)
-		return true;
+	if (vm->inv_count) {
+		if (vm->inv_overflow && hva >= vm->inv_start && hva < vm->inv_end)
+			return true;
+		for (unsigned i = 0; i < VM_INV_RUNNING; i++)
+			if (vm->inv_running[i] &&
+			    range_covers(vm->inv_running[i], hva))
+				return true;
+	}
 	unsigned long cur = atomic_load_explicit(&vm->inv_seq,
 						 memory_order_relaxed);
 	if (cur - seq >= VM_INV_RING)
 		return true;
 	for (unsigned long s = seq + 1; s - seq <= cur - seq; s++) {
-		const typeof(vm->inv_ring[0]) *e = &vm->inv_ring[s % VM_INV_RING];
+		const struct vm_inv_record *e = &vm->inv_ring[s % VM_INV_RING];
 
-		if (e->seq != s || (hva >= e->start && hva < e->end))
+		if (e->seq != s)
+			return true;
+		if (hva >= e->start && hva < e->end &&
+		    (!e->nr_pages || in_pages(e->pages, e->nr_pages, hva)))
 			return true;
 	}
 	return false;
@@ -181,7 +215,13 @@ static int mmu_invalidate_range_start(struct vms_mmu_notifier *mn,
 		}
 	}
 	vms_lock(&vm->mmu_lock);
-	if (vm->inv_count++ == 0) {
+	vm->inv_count++;
+	unsigned i = 0;
+	while (i < VM_INV_RUNNING && vm->inv_running[i])
+		i++;
+	if (i < VM_INV_RUNNING) {
+		vm->inv_running[i] = range;
+	} else if (vm->inv_overflow++ == 0) {
 		vm->inv_start = range->start;
 		vm->inv_end = range->end;
 	} else {
@@ -191,13 +231,15 @@ static int mmu_invalidate_range_start(struct vms_mmu_notifier *mn,
 			vm->inv_end = range->end;
 	}
 	zapped = zap_range_locked(vm, range);
+	/* The frames may be freed once we return: no vCPU may still be in
+	 * the middle of an access through a stale TLB entry.  Flushed under
+	 * the lock, so that a racing invalidation that finds these sptes
+	 * gone waits for this flush before it returns. */
+	if (zapped)
+		vcpu_flush_remote_tlbs(vm);
 	vms_unlock(&vm->mmu_lock);
 	vms_srcu_read_unlock(&vm->srcu, idx);
 	vms_stat_inc(&vm->st_invalidations, 1);
-	/* The frames may be freed once we return: no vCPU may still be in
-	 * the middle of an access through a stale TLB entry. */
-	if (zapped)
-		vcpu_flush_remote_tlbs(vm);
 	return 0;
 }
 
@@ -211,11 +253,24 @@ static void mmu_invalidate_range_end(struct vms_mmu_notifier *mn,
 	 * faults read both under this lock. */
 	unsigned long seq = atomic_load_explicit(&vm->inv_seq,
 						 memory_order_relaxed) + 1;
-	vm->inv_ring[seq % VM_INV_RING].seq = seq;
-	vm->inv_ring[seq % VM_INV_RING].start = range->start;
-	vm->inv_ring[seq % VM_INV_RING].end = range->end;
+	struct vm_inv_record *e = &vm->inv_ring[seq % VM_INV_RING];
+
+	e->seq = seq;
+	e->start = range->start;
+	e->end = range->end;
+	e->nr_pages = range->pages && range->nr_pages <= VM_INV_RING_PAGES
+			      ? range->nr_pages
+			      : 0;
+	memcpy(e->pages, range->pages, e->nr_pages * sizeof(uint64_t));
 	atomic_store_explicit(&vm->inv_seq, seq, memory_order_release);
-	VMS_ASSERT(vm->inv_count > 0);
+	unsigned i = 0;
+	while (i < VM_INV_RUNNING && vm->inv_running[i] != range)
+		i++;
+	if (i < VM_INV_RUNNING)
+		vm->inv_running[i] = NULL;
+	else
+		vm->inv_overflow--;
+	VMS_ASSERT(vm->inv_count > 0 && vm->inv_overflow >= 0);
 	vm->inv_count--;
 	vms_unlock(&vm->mmu_lock);
 }
@@ -286,11 +341,20 @@ static void mmu_release(struct vms_mmu_notifier *mn, struct vms_mm *mm)
 	uint64_t zapped;
 
 	(void)mm;
+	unsigned idx = vms_srcu_read_lock(&vm->srcu);
+	struct vm_memslots *slots = atomic_load(&vm->slots);
+
+	/* sptes live only inside memslots: a slot's go when it goes. */
 	vms_lock(&vm->mmu_lock);
-	zapped = mmu_zap_gfn_range_locked(vm, 0, vm->max_gfn);
-	vms_unlock(&vm->mmu_lock);
+	zapped = 0;
+	for (size_t i = 0; i < slots->n; i++)
+		zapped += mmu_zap_gfn_range_locked(
+			vm, slots->slots[i].gfn,
+			slots->slots[i].gfn + slots->slots[i].npages);
 	if (zapped)
 		vcpu_flush_remote_tlbs(vm);
+	vms_unlock(&vm->mmu_lock);
+	vms_srcu_read_unlock(&vm->srcu, idx);
 }
 
 const struct vms_mmu_notifier_ops mmu_notifier_ops = {
@@ -372,7 +436,7 @@ int mmu_fault(struct vms_vcpu *vcpu, uint64_t gfn, bool write,
 		}
 #ifdef VMS_DEBUG
 		/* I5: nothing is installed under a running invalidation. */
-		if (vm->inv_count && hva >= vm->inv_start && hva < vm->inv_end)
+		if (mmu_retry_locked(vm, atomic_load(&vm->inv_seq), hva))
 			vm_note_violation(vm, "spte installed inside a running "
 					  "invalidation (I5)", gfn);
 #endif

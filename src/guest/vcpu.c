@@ -53,15 +53,15 @@ void vcpu_flush_remote_tlbs(struct vms_vm *vm)
 	for (unsigned i = 0; i < vm->max_vcpus; i++) {
 		struct vms_vcpu *v = atomic_load(&vm->vcpus[i]);
 
-		if (v)
-			target[i] = atomic_fetch_add(&v->flush_req, 1) + 1;
+		target[i] = v ? atomic_fetch_add(&v->flush_req, 1) + 1 : 0;
 	}
 	for (unsigned i = 0; i < vm->max_vcpus && !VMS_MUTANT_IS(no_flush_wait);
 	     i++) {
 		struct vms_vcpu *v = atomic_load(&vm->vcpus[i]);
 		unsigned spins = 0;
 
-		if (!v)
+		/* A vCPU that came after the requests has an empty TLB. */
+		if (!v || !target[i])
 			continue;
 		while (atomic_load(&v->mode) == VCPU_IN_GUEST &&
 		       atomic_load_explicit(&v->flush_ack,
@@ -161,7 +161,10 @@ static int vcpu_access(struct vms_vcpu *v, uint64_t gpa, void *buf,
 		struct vcpu_tlbe *e = vcpu_translate(v, gfn, write);
 
 		if (!e) {
+			/* The fault spoke of the page; say the exact byte. */
 			v->exit.gpa = gpa;
+			if (v->exit.hva)
+				v->exit.hva += off;
 			return v->exit.error;
 		}
 		vms_race_window(VMS_RACE_ACCESS_AFTER_TLB);

@@ -254,10 +254,9 @@ int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
 		slot_by_id(stage1, id)->invalid = true;
 		slots_replace_locked(vm, stage1);
 		vms_lock(&vm->mmu_lock);
-		uint64_t zapped = mmu_zap_gfn_range_locked(vm, gfn0, gfn1);
-		vms_unlock(&vm->mmu_lock);
-		if (zapped)
+		if (mmu_zap_gfn_range_locked(vm, gfn0, gfn1))
 			vcpu_flush_remote_tlbs(vm);
+		vms_unlock(&vm->mmu_lock);
 		cur = stage1;
 	}
 	*next = *cur;

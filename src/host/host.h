@@ -18,6 +18,7 @@ enum page_flag {
 	PG_swapcache = 1u << 6,  /* in the swap cache at slot page->swap */
 	PG_writeback = 1u << 7,  /* being written to its slot */
 	PG_error = 1u << 8,      /* its swap read failed: contents invalid */
+	PG_readahead = 1u << 9,  /* read ahead, not asked for yet */
 };
 
 /*
@@ -88,6 +89,11 @@ struct vms_phys {
 	pthread_cond_t kswapd_cv;
 	bool kswapd_stop, kswapd_kick;
 	atomic_bool tiering;
+
+	/* Swap read-ahead: hits on read-ahead pages since the last major
+	 * fault, the window it chose, where it was. */
+	atomic_uint ra_hits, ra_window;
+	_Atomic uint64_t ra_last_hva;
 
 	struct phys_stats st;
 };
@@ -262,14 +268,15 @@ void kswapd_stop(struct vms_phys *phys);
 
 /* ---- swap (swap.c) -------------------------------------------------- */
 
-/* Slot 0 is never handed out, so a 0 slot means none. */
-uint64_t swap_alloc(struct swap_area *sa);
+/* A free slot with @page (locked) put in the cache at it, or 0 when swap
+ * is full.  Slot 0 is never handed out. */
+uint64_t swap_alloc_cache(struct swap_area *sa, struct vms_page *page);
 /* A PTE now holds the slot (dup) or stopped holding it (free). */
 void swap_dup(struct swap_area *sa, uint64_t slot);
 void swap_free(struct swap_area *sa, uint64_t slot);
-/* Adds a locked page to the swap cache at @slot (which it holds by
- * swap_alloc, or which a PTE holds): the cache takes a page reference.
- * False if the slot already has a page there, or no user. */
+/* Adds a locked page to the swap cache at @slot, which a PTE holds (a
+ * swap-in): the cache takes a page reference.  False if the slot already
+ * has a page there, or no PTE holds it any more. */
 bool swapcache_add(struct swap_area *sa, struct vms_page *page, uint64_t slot);
 /* Removes the page (locked) from the cache and drops the cache's reference
  * and its hold on the slot. */
@@ -288,11 +295,12 @@ void swap_area_destroy(struct swap_area *sa);
 uint64_t swap_used(struct swap_area *sa, uint64_t *slots);
 
 /* The swap-in fault of @hva whose PTE was @pte (a swap entry), mmap_lock
- * held for reading; also reads up to @ahead following swapped pages into
- * the swap cache.  Returns with the page referenced in *@out, or 1 if the
- * PTE changed meanwhile (look again), or -EIO / -ENOMEM. */
+ * held for reading; also reads following swapped pages into the swap
+ * cache, as many as recent read-ahead hits say are worth it.  Returns with
+ * the page referenced in *@out, or 1 if the PTE changed meanwhile (look
+ * again), or -EIO / -ENOMEM. */
 int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
-		 unsigned ahead, struct vms_page **out);
+		 struct vms_page **out);
 /* MADV_WILLNEED: reads the swapped pages of [start, end) into the cache. */
 int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end);
 

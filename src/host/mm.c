@@ -328,9 +328,6 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 	mm_invalidate_end(&inv);
 }
 
-/* Pages read ahead after a swap fault, in the same batch. */
-#define SWAP_READAHEAD 7
-
 /* Finds or makes the page of @hva and takes a reference: maps a zeroed
  * frame, reads a swapped page back, waits out a migration.  mmap_lock
  * held (read); the VMA allows the access. */
@@ -351,8 +348,7 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			continue;
 		}
 		if (pte & PTE_SWAP) {
-			int r = swapin_fault(mm, hva, pte, write, SWAP_READAHEAD,
-					     out);
+			int r = swapin_fault(mm, hva, pte, write, out);
 			if (r <= 0)
 				return r;
 			continue;
@@ -686,6 +682,7 @@ int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 
 	if (flags & VMS_MREMAP_FIXED) {
 		if (!PAGE_ALIGNED(new_addr) || new_addr < mm->va_base ||
+		    new_addr + new_len < new_addr ||
 		    new_addr + new_len > mm->va_end ||
 		    (new_addr < old_end && old_addr < new_addr + new_len)) {
 			r = -EINVAL;

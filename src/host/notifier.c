@@ -337,7 +337,7 @@ int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 				 void *priv, struct vms_interval_notifier **out)
 {
 	if (!mm || !ops || !ops->invalidate || !out || len == 0 ||
-	    start + len < start)
+	    !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) || start + len < start)
 		return -EINVAL;
 	struct vms_interval_notifier *iv = calloc(1, sizeof(*iv));
 
@@ -360,9 +360,10 @@ int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 	}
 	subs_copy(next, cur, NULL, NULL);
 	next->iv[next->nr_iv++] = iv;
-	subs_replace_locked(mm, next);
-	/* Even: read_begin does not wait until a pair covers us. */
+	/* Even, so read_begin does not wait until a pair covers us; set
+	 * before publishing, so that a pair's odd value is never undone. */
 	atomic_store(&iv->invalidate_seq, atomic_load(&mm->iv_seq) & ~1ul);
+	subs_replace_locked(mm, next);
 	vms_unlock(&mm->subs_lock);
 	*out = iv;
 	return 0;

@@ -190,16 +190,23 @@ struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
 {
 	struct vms_page *p = NULL;
 
-	/* Empty everywhere: reclaim here and now ("direct reclaim"), a few
-	 * times, as pages under I/O by others may come free meanwhile. */
-	for (int attempt = 0; !p && attempt < 16; attempt++) {
+	/* Empty everywhere: reclaim here and now ("direct reclaim").  When
+	 * that finds nothing, other reclaimers may hold the candidates
+	 * isolated or under I/O: wait for them a while (about 200 ms in all)
+	 * before saying there is no memory. */
+	unsigned idle = 0, spins = 600;
+	while (!p) {
 		for (unsigned i = 0; i < phys->nr_nodes && !p; i++)
 			p = node_alloc(&phys->nodes[(node + i) % phys->nr_nodes]);
 		if (p)
 			break;
 		vms_stat_inc(&phys->st.direct_reclaim, 1);
-		if (!reclaim_node(phys, -1, 32) && attempt >= 4)
+		if (reclaim_node(phys, -1, 32))
+			idle = 0;
+		else if (++idle > 10000)
 			break;
+		else
+			vms_backoff(&spins);    /* a 20 us sleep */
 	}
 	if (!p)
 		return NULL;

@@ -298,13 +298,11 @@ static enum evict_action unmap_one_locked(struct evict_ctx *c,
 		if (f & PG_swapcache) {
 			slot = p->swap;
 		} else {
-			slot = swap_alloc(sa);
+			slot = swap_alloc_cache(sa, p);
 			if (!slot) {
 				c->swap_full = true;
 				return KEEP_ACTIVE;
 			}
-			/* swap_alloc's hold on the slot becomes the cache's. */
-			swapcache_add(sa, p, slot);
 		}
 		a = WRITE;
 	}

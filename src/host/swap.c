@@ -7,12 +7,17 @@
 #include <string.h>
 
 #define SWAP_HAS_CACHE 0x80000000u
+#define SWAP_DISCARDING 0x40000000u
+#define SWAP_COUNT 0x3fffffffu          /* the PTEs' part of map[] */
 
 /*
  * map[slot]: how many PTEs hold the slot, | SWAP_HAS_CACHE while a page
- * is in the cache at it.  A slot is free when its map is 0.  Everything
- * here is under lock; it is taken after page locks and PTE locks, and
- * nothing that sleeps or frees a page runs under it.
+ * is in the cache at it.  A slot is free when its map is 0; between its
+ * last user going and the backend's discard of its copy it is
+ * SWAP_DISCARDING, so that no new copy is written there first and then
+ * punched away.  Everything here is under lock; it is taken after page
+ * locks and PTE locks, and nothing that sleeps or frees a page runs
+ * under it.
  */
 struct swap_area {
 	struct vms_swap_backend *be;
@@ -81,10 +86,11 @@ uint64_t swap_used(struct swap_area *sa, uint64_t *slots)
 	return used;
 }
 
-uint64_t swap_alloc(struct swap_area *sa)
+uint64_t swap_alloc_cache(struct swap_area *sa, struct vms_page *page)
 {
 	uint64_t slot = 0;
 
+	VMS_ASSERT(page_flags(page) & PG_locked);
 	vms_lock(&sa->lock);
 	if (sa->used < sa->nr_slots - 1) {
 		for (uint64_t i = 0; i < sa->nr_slots; i++) {
@@ -97,8 +103,14 @@ uint64_t swap_alloc(struct swap_area *sa)
 				break;
 			}
 		}
-		VMS_ASSERT(slot);
+		VMS_ASSERT(slot && !sa->cache[slot]);
+		/* Slot and cache entry in one step: a reader of a stale swap
+		 * PTE must not slip its own page in between. */
 		sa->map[slot] = SWAP_HAS_CACHE;
+		sa->cache[slot] = page;
+		page->swap = slot;
+		page_set_flags(page, PG_swapcache);
+		page_get(page);
 		sa->used++;
 		sa->next = slot + 1 < sa->nr_slots ? slot + 1 : 1;
 	}
@@ -106,26 +118,35 @@ uint64_t swap_alloc(struct swap_area *sa)
 	return slot;
 }
 
-/* The last user went: the slot is free and its copy can go. */
+/* The last user went: the slot's copy can go, then the slot.  True when
+ * the caller must call slot_discard after dropping the lock. */
 static bool slot_release_locked(struct swap_area *sa, uint64_t slot)
 {
 	vms_assert_held(&sa->lock);
 	if (sa->map[slot])
 		return false;
+	if (sa->be->discard) {
+		sa->map[slot] = SWAP_DISCARDING;
+		return true;
+	}
 	sa->used--;
-	return true;
+	return false;
 }
 
 static void slot_discard(struct swap_area *sa, uint64_t slot)
 {
-	if (sa->be->discard)
-		sa->be->discard(sa->be, slot);
+	sa->be->discard(sa->be, slot);
+	vms_lock(&sa->lock);
+	VMS_ASSERT(sa->map[slot] == SWAP_DISCARDING);
+	sa->map[slot] = 0;
+	sa->used--;
+	vms_unlock(&sa->lock);
 }
 
 void swap_dup(struct swap_area *sa, uint64_t slot)
 {
 	vms_lock(&sa->lock);
-	VMS_ASSERT(sa->map[slot]);
+	VMS_ASSERT(sa->map[slot] && !(sa->map[slot] & SWAP_DISCARDING));
 	sa->map[slot]++;
 	vms_unlock(&sa->lock);
 }
@@ -136,7 +157,7 @@ void swap_free(struct swap_area *sa, uint64_t slot)
 	bool released;
 
 	vms_lock(&sa->lock);
-	VMS_ASSERT(sa->map[slot] & ~SWAP_HAS_CACHE);
+	VMS_ASSERT(sa->map[slot] & SWAP_COUNT);
 	sa->map[slot]--;
 	released = slot_release_locked(sa, slot);
 	/* Only the cache holds it now: a read-ahead page no PTE will ever
@@ -168,7 +189,8 @@ bool swapcache_add(struct swap_area *sa, struct vms_page *page, uint64_t slot)
 {
 	VMS_ASSERT(page_flags(page) & PG_locked);
 	vms_lock(&sa->lock);
-	if (sa->cache[slot] || !sa->map[slot]) {
+	/* Only a slot some PTE holds, and nothing cached there yet. */
+	if (sa->cache[slot] || !(sa->map[slot] & SWAP_COUNT)) {
 		vms_unlock(&sa->lock);
 		return false;
 	}
@@ -310,6 +332,7 @@ static size_t swapin_read(struct vms_phys *phys, struct vms_page **pages,
  * a fault maps them without I/O, reclaim drops them if none comes. */
 static void swapin_park(struct swap_area *sa, struct vms_page *page)
 {
+	page_set_flags(page, PG_readahead);
 	swapcache_put_unused(sa, page, 1, true);
 	unlock_page(page);
 	lru_putback(page, false);
@@ -339,8 +362,38 @@ static size_t swapin_gather(struct vms_mm *mm, uint64_t hva, uint64_t end,
 	return n;
 }
 
+/*
+ * How many pages to read after @hva: hits on the last read-ahead, plus
+ * two, rounded up to a power of two, at most a batch; none after a miss
+ * that is not next to the last fault.  It shrinks by half at most per
+ * fault, so one random access in a scan does not stop the read-ahead.
+ */
+static unsigned readahead_window(struct vms_phys *phys, uint64_t hva)
+{
+	unsigned hits = atomic_exchange(&phys->ra_hits, 0);
+	uint64_t last = atomic_exchange(&phys->ra_last_hva, hva);
+	unsigned pages = hits + 2, prev = atomic_load(&phys->ra_window);
+
+	if (pages == 2) {
+		if (hva != last + PAGE_SIZE && hva + PAGE_SIZE != last)
+			pages = 1;
+	} else {
+		unsigned p2 = 4;
+
+		while (p2 < pages)
+			p2 *= 2;
+		pages = p2;
+	}
+	if (pages > SWAP_READ_BATCH)
+		pages = SWAP_READ_BATCH;
+	if (pages < prev / 2)
+		pages = prev / 2;
+	atomic_store(&phys->ra_window, pages);
+	return pages - 1;
+}
+
 int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
-		 unsigned ahead, struct vms_page **out)
+		 struct vms_page **out)
 {
 	struct vms_phys *phys = mm->phys;
 	struct swap_area *sa = phys->swap;
@@ -354,6 +407,10 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 	if (page) {
 		/* Being written or read: wait, then it is uptodate. */
 		vms_stat_inc(&phys->st.swapcache_hit, 1);
+		if (page_flags(page) & PG_readahead) {
+			page_clear_flags(page, PG_readahead);
+			atomic_fetch_add(&phys->ra_hits, 1);
+		}
 		lock_page(page);
 		if (!(page_flags(page) & PG_swapcache) || page->swap != slot) {
 			unlock_page(page);
@@ -380,8 +437,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 		if (!page)
 			return nomem ? -ENOMEM : 1;
 		batch[0] = page;
-		if (ahead > SWAP_READ_BATCH - 1)
-			ahead = SWAP_READ_BATCH - 1;
+		unsigned ahead = readahead_window(phys, hva);
 		uint64_t end = hva + (1 + (uint64_t)ahead) * PAGE_SIZE;
 		size_t n = 1 + swapin_gather(mm, hva + PAGE_SIZE,
 					     end < mm->va_end ? end : mm->va_end,

@@ -24,10 +24,15 @@
 struct run_cfg {
 	unsigned vcpus;
 	uint64_t guest_mem;
+	uint64_t host_mem;          /* frames, in bytes; 0: guest_mem / 4 */
+	const char *swap_path;      /* file or directory; NULL: $TMPDIR */
+	uint64_t swap_size;         /* 0: guest_mem */
 	uint64_t duration_ns;
 	uint64_t seed;
 	bool quiet;
 };
+
+#define NR_NODES 2
 
 /*
  * A chunk of guest RAM and what it must hold.  A vCPU pass and a host
@@ -62,16 +67,18 @@ static struct run {
 	struct chunk *chunks;
 	uint64_t nr_chunks;
 	atomic_bool stop;
-	_Atomic uint64_t passes, bytes, refused, mismatches, host_ops[7];
+	_Atomic uint64_t passes, bytes, refused, mismatches, host_ops[10];
 	pthread_mutex_t report_lock;
 	struct mismatch reported[MAX_REPORTED];
 	int error;                          /* first fatal error, -errno */
+	const char *swap_engine;
 } R;
 
 static const char *const host_op_names[] = {
 	"dontneed", "remap", "mprotect", "free", "cold", "slot-move",
-	"slot-readd",
+	"slot-readd", "pageout", "willneed", "migrate",
 };
+#define NR_HOST_OPS (sizeof(host_op_names) / sizeof(host_op_names[0]))
 
 static uint64_t now_ns(void)
 {
@@ -226,8 +233,9 @@ static struct slot *slot_of_chunk(uint64_t c, uint64_t *hva)
 	return s;
 }
 
-/* A discard needs the chunk to itself, to know what it holds after. */
-static int host_discard(uint64_t c, bool remap)
+/* A discard needs the chunk to itself, to know what it holds after.
+ * MADV_FREE counts as one: reclaim may drop the pages. */
+static int host_discard(uint64_t c, int how)
 {
 	struct chunk *ch = &R.chunks[c];
 	uint64_t hva, got;
@@ -236,7 +244,12 @@ static int host_discard(uint64_t c, bool remap)
 	if (pthread_mutex_trylock(&ch->lock))
 		return 0;
 	slot_of_chunk(c, &hva);
-	if (!remap) {
+	if (how == 3) {
+		r = vms_madvise(R.mm, hva, CHUNK_PAGES * PAGE, VMS_MADV_FREE);
+		if (!r)
+			r = vms_madvise(R.mm, hva, CHUNK_PAGES * PAGE,
+					VMS_MADV_DONTNEED);
+	} else if (how == 0) {
 		r = vms_madvise(R.mm, hva, CHUNK_PAGES * PAGE, VMS_MADV_DONTNEED);
 	} else {
 		r = vms_munmap(R.mm, hva, CHUNK_PAGES * PAGE);
@@ -284,15 +297,15 @@ static void *host_churn(void *arg)
 
 	while (!atomic_load(&R.stop)) {
 		uint64_t x = rnd(&rng);
-		unsigned op = x % 7;
+		unsigned op = x % NR_HOST_OPS;
 		uint64_t c = (x >> 8) % R.nr_chunks, hva;
 		struct slot *s = slot_of_chunk(c, &hva);
 		uint64_t len = (1 + (x >> 40) % CHUNK_PAGES) * PAGE;
 		int r = 0;
 
 		switch (op) {
-		case 0: r = host_discard(c, false); break;
-		case 1: r = host_discard(c, true); break;
+		case 0: r = host_discard(c, 0); break;
+		case 1: r = host_discard(c, 1); break;
 		case 2:
 			r = vms_mprotect(R.mm, hva, len, VMS_PROT_READ);
 			usleep(100);
@@ -300,10 +313,17 @@ static void *host_churn(void *arg)
 				r = vms_mprotect(R.mm, hva, len,
 						 VMS_PROT_READ | VMS_PROT_WRITE);
 			break;
-		case 3: r = vms_madvise(R.mm, hva, len, VMS_MADV_FREE); break;
+		case 3: r = host_discard(c, 3); break;
 		case 4: r = vms_madvise(R.mm, hva, len, VMS_MADV_COLD); break;
 		case 5: r = host_slot_move(s); break;
 		case 6: r = host_slot_readd(s); break;
+		case 7: r = vms_madvise(R.mm, hva, len, VMS_MADV_PAGEOUT); break;
+		case 8: r = vms_madvise(R.mm, hva, len, VMS_MADV_WILLNEED); break;
+		case 9:
+			r = vms_migrate(R.mm, hva, len, (x >> 20) % NR_NODES, NULL);
+			if (r == -ENOMEM)       /* the node is full: fine */
+				r = 0;
+			break;
 		}
 		if (r) {
 			fprintf(stderr, "vmsync: host %s failed: %s\n",
@@ -324,11 +344,25 @@ static int run_setup(void)
 {
 	const struct run_cfg *cfg = &R.cfg;
 	uint64_t pages = cfg->guest_mem / PAGE;
-	/* Frames for all of guest RAM: nothing swaps yet. */
-	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { pages } };
+	uint64_t frames = cfg->host_mem / PAGE;
+	struct vms_phys_config pc = {
+		.nr_nodes = NR_NODES,
+		.node_frames = { frames - frames / 2, frames / 2 } };
+	struct vms_swap_backend *be;
 	int r;
 
 	r = vms_phys_create(&pc, &R.phys);
+	if (r)
+		return r;
+	r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true, &be);
+	if (r) {
+		fprintf(stderr, "vmsync run: swap file in %s: %s\n",
+			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
+			strerror(-r));
+		return r;
+	}
+	R.swap_engine = vms_swap_file_engine(be);
+	r = vms_swap_on(R.phys, be, 0, 0);
 	if (r)
 		return r;
 	r = vms_mm_create(R.phys, NULL, &R.mm);
@@ -404,6 +438,11 @@ static void usage(FILE *f)
 		"  --vcpus N          vCPU threads (1-64; default 2)\n"
 		"  --guest-mem SIZE   guest RAM, K/M/G suffixes (4M-64G, a multiple\n"
 		"                     of 4M; default 256M)\n"
+		"  --host-mem SIZE    host frames for it, over 2 nodes (1M up to the\n"
+		"                     guest RAM; default a quarter of it)\n"
+		"  --swap PATH|SIZE   swap file: a directory to make it in, a new file,\n"
+		"                     or a size (default: in $TMPDIR, as large as guest\n"
+		"                     RAM)\n"
 		"  --duration TIME    how long, s/ms suffixes (default 10s)\n"
 		"  --seed N           seed of every random choice (default 1)\n"
 		"  --quiet            no progress lines\n"
@@ -417,6 +456,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "vcpus", 1, 0, 'v' },    { "guest-mem", 1, 0, 'm' },
 		{ "duration", 1, 0, 'd' }, { "seed", 1, 0, 's' },
 		{ "quiet", 0, 0, 'q' },    { "help", 0, 0, 'h' },
+		{ "host-mem", 1, 0, 'H' }, { "swap", 1, 0, 'S' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
@@ -455,6 +495,23 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 's':
 			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg->seed, &why);
 			break;
+		case 'H':
+			ok = parse_size(optarg, &cfg->host_mem, &why);
+			if (ok && (cfg->host_mem < (1ull << 20) ||
+				   cfg->host_mem % PAGE)) {
+				why = "must be at least 1M, in whole pages";
+				ok = false;
+			}
+			break;
+		case 'S':
+			/* A size if it parses as one, else a path. */
+			if (!parse_size(optarg, &cfg->swap_size, &why))
+				cfg->swap_path = optarg;
+			else if (cfg->swap_size < (1ull << 20)) {
+				why = "a swap size must be at least 1M";
+				ok = false;
+			}
+			break;
 		case 'q':
 			cfg->quiet = true;
 			break;
@@ -473,15 +530,29 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			return -1;
 		}
 		if (!ok) {
+			const struct option *o = lo;
+
+			while (o->val != c)
+				o++;
 			fprintf(stderr, "vmsync run: bad value '%s' for --%s: %s\n",
-				optarg, lo[c == 'v' ? 0 : c == 'm' ? 1 : c == 'd' ? 2 : 3].name,
-				why);
+				optarg, o->name, why);
 			return -1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vmsync run: unexpected argument '%s'\n",
 			argv[optind]);
+		return -1;
+	}
+	if (!cfg->host_mem)
+		cfg->host_mem = cfg->guest_mem / 4;
+	if (!cfg->swap_size)
+		cfg->swap_size = cfg->guest_mem;
+	if (cfg->host_mem > cfg->guest_mem) {
+		fprintf(stderr, "vmsync run: --host-mem %llu MiB is more than "
+			"--guest-mem %llu MiB\n",
+			(unsigned long long)(cfg->host_mem >> 20),
+			(unsigned long long)(cfg->guest_mem >> 20));
 		return -1;
 	}
 	return 0;
@@ -504,9 +575,12 @@ int cmd_run(int argc, char **argv)
 			strerror(vcpus && seeds ? -r : ENOMEM));
 		return EXIT_ERROR;
 	}
-	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots, "
-	       "%llu MiB touched per pass, %.1f s, seed %llu\n",
+	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots on "
+	       "%llu MiB of host frames (%d nodes), swap %llu MiB (%s),\n"
+	       "            %llu MiB touched per pass, %.1f s, seed %llu\n",
 	       R.cfg.vcpus, (unsigned long long)(R.cfg.guest_mem >> 20), NR_SLOTS,
+	       (unsigned long long)(R.cfg.host_mem >> 20), NR_NODES,
+	       (unsigned long long)(R.cfg.swap_size >> 20), R.swap_engine,
 	       (unsigned long long)(CHUNK_PAGES * PAGE >> 20),
 	       R.cfg.duration_ns / 1e9, (unsigned long long)R.cfg.seed);
 
@@ -581,8 +655,20 @@ int cmd_run(int argc, char **argv)
 	printf("  host pages        %10llu faulted in, %llu freed, %llu resident\n",
 	       (unsigned long long)ms.pgfault, (unsigned long long)ms.pgfree,
 	       (unsigned long long)ms.resident);
+	struct vms_vmstat vs;
+	vms_phys_vmstat(R.phys, &vs);
+	printf("  swap              %10llu pages out, %llu in (%llu major faults, "
+	       "%llu from the swap cache)\n",
+	       (unsigned long long)vs.pswpout, (unsigned long long)vs.pswpin,
+	       (unsigned long long)vs.pgmajfault,
+	       (unsigned long long)vs.swapcache_hit);
+	printf("  reclaim           %10llu scanned, %llu freed, %llu dropped clean, "
+	       "%llu lazyfree, %llu migrated\n",
+	       (unsigned long long)vs.pgscan, (unsigned long long)vs.pgsteal,
+	       (unsigned long long)vs.clean_drop, (unsigned long long)vs.lazyfree,
+	       (unsigned long long)vs.pgmigrate);
 	printf("  host operations  ");
-	for (int i = 0; i < 7; i++)
+	for (size_t i = 0; i < NR_HOST_OPS; i++)
 		printf(" %s %llu", host_op_names[i],
 		       (unsigned long long)R.host_ops[i]);
 	printf("\n");
