@@ -7,7 +7,7 @@ WERROR   ?= $(if $(CI),ON,OFF)
 MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test mutants deps clean
+.PHONY: all build run test sanitize mutants check deps clean
 
 all: build
 
@@ -42,6 +42,21 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
+
+# The whole suite again under ASan+UBSan, then under TSan; any report fails.
+sanitize: deps
+	@for san in address thread; do \
+		dir=$(BUILD)-$$san; \
+		cmake -S . -B $$dir -DVMS_SANITIZE=$$san -DVMS_WERROR=$(WERROR) >/dev/null && \
+		cmake --build $$dir -j $(JOBS) >/dev/null || exit 1; \
+		echo "== tests under $$san sanitizer"; \
+		( cd $$dir && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		  TSAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+		  ctest --output-on-failure --timeout 300 ) || exit 1; \
+	done
+
+# Everything CI runs.
+check: test sanitize mutants
 
 # Each mutant is a deliberately broken build; the stress test must catch
 # every one (tests/mutants.sh says how and how fast).

@@ -20,7 +20,7 @@ static bool resident(struct vms_mm *mm, uint64_t hva)
 struct hot_loop {
 	uint64_t pages;
 	atomic_bool stop;
-	uint64_t rounds;
+	atomic_ulong rounds;
 };
 
 /* Touches gfns [0, pages) over and over, through the shadow MMU only. */
@@ -33,7 +33,7 @@ static int guest_hot(struct vms_vcpu *vcpu, void *arg)
 		for (uint64_t g = 0; g < h->pages; g++)
 			if (vms_guest_read64(vcpu, g << VMS_PAGE_SHIFT, &v))
 				return -1;
-		h->rounds++;
+		atomic_fetch_add(&h->rounds, 1);
 	}
 	return 0;
 }
@@ -67,15 +67,24 @@ static void test_aging_sees_vcpus(void)
 	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 64, guest + 448 * VMS_PAGE_SIZE, 0));
 
 	CHECK_OK(vms_vcpu_start(vm, guest_hot, &h, &vcpu));
-	while (!atomic_load_explicit((_Atomic uint64_t *)&h.rounds,
-				     memory_order_relaxed))
+	while (!atomic_load(&h.rounds))
 		;
 	/* The vCPU brings an evicted hot page straight back, so count the
 	 * comebacks: only hot pages are ever read back from swap here. */
 	struct vms_vmstat before, after;
 	vms_phys_vmstat(phys, &before);
-	for (uint64_t i = 0; i < 1024; i++)
+	/* In steps, each followed by a whole round of the vCPU, so that it
+	 * uses its pages between any two looks of reclaim, however slowly it
+	 * runs (sanitizers). */
+	for (uint64_t i = 0; i < 1024; i++) {
 		CHECK_OK(vms_mm_write(mm, pressure + i * VMS_PAGE_SIZE, &one, 8));
+		if (i % 16 == 15) {
+			unsigned long r = atomic_load(&h.rounds);
+
+			while (atomic_load(&h.rounds) < r + 2)
+				;
+		}
+	}
 	vms_phys_vmstat(phys, &after);
 	atomic_store(&h.stop, true);
 	CHECK_OK(vms_vcpu_join(vcpu, &ret));
@@ -88,7 +97,11 @@ static void test_aging_sees_vcpus(void)
 		idle += resident(mm, guest + i * VMS_PAGE_SIZE);
 	printf("    hot pages brought back %" PRIu64 " times; idle resident "
 	       "%u/448\n", back, idle);
-	CHECK(back <= 16, "vCPU-hot pages evicted %" PRIu64 " times", back);
+	/* Blind to the vCPU, aging evicts every hot page at least once as
+	 * the pressure cycles all frames (64 at least; 118-126 when tried).
+	 * Seeing it, none normally; a vCPU slowed down by TSan loses up to
+	 * ~33 when the inactive list runs dry. */
+	CHECK(back < 48, "vCPU-hot pages evicted %" PRIu64 " times", back);
 	CHECK(idle <= 448 / 4, "idle pages kept: %u of 448", idle);
 	vms_vm_destroy(vm);
 	vms_mm_destroy(mm);

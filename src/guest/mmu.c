@@ -261,7 +261,8 @@ static void mmu_invalidate_range_end(struct vms_mmu_notifier *mn,
 	e->nr_pages = range->pages && range->nr_pages <= VM_INV_RING_PAGES
 			      ? range->nr_pages
 			      : 0;
-	memcpy(e->pages, range->pages, e->nr_pages * sizeof(uint64_t));
+	if (e->nr_pages)
+		memcpy(e->pages, range->pages, e->nr_pages * sizeof(uint64_t));
 	atomic_store_explicit(&vm->inv_seq, seq, memory_order_release);
 	unsigned i = 0;
 	while (i < VM_INV_RUNNING && vm->inv_running[i] != range)

@@ -587,14 +587,23 @@ static void promote(struct vms_phys *phys, struct phys_node *from)
 
 	for (size_t i = 0; i < k; i++) {
 		struct vms_page *p = pages[i];
-		bool hot = atomic_load(&top->nr_free) > top->high &&
-			   trylock_page(p);
+		struct vms_mm *mm = p->mm;
+		/* Migration entries must not move under us: mremap waits for
+		 * the mmap lock, as it does for vms_migrate. */
+		bool hot = mm && atomic_load(&top->nr_free) > top->high &&
+			   !pthread_rwlock_tryrdlock(&mm->mmap_lock);
 
-		bool moved = hot && page_referenced(p) &&
+		if (hot && !trylock_page(p)) {
+			pthread_rwlock_unlock(&mm->mmap_lock);
+			hot = false;
+		}
+		bool moved = hot && p->mm == mm && page_referenced(p) &&
 			     migrate_page_locked(p, 0) == 0;
 
-		if (hot)
+		if (hot) {
 			unlock_page(p);
+			pthread_rwlock_unlock(&mm->mmap_lock);
+		}
 		if (moved)
 			page_put(p);            /* the old frame goes */
 		else
