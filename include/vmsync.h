@@ -294,11 +294,14 @@ struct vms_swap_backend {
 
 /* A backend on a real file.  @path: a file to create, or a directory to
  * make an unnamed one in (NULL: $TMPDIR, else /tmp).  @bytes: its size,
- * rounded down to pages.  I/O goes through io_uring when the kernel allows
- * it and @use_uring, else pread/pwrite. */
+ * rounded down to pages.  The file is unlinked at once and opened O_DIRECT
+ * where the file system allows.  I/O goes through io_uring when the kernel
+ * allows it and @use_uring, else pread/pwrite.  Buffers must be 4 KiB
+ * aligned (frames are). */
 int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 			 struct vms_swap_backend **out);
-/* The I/O engine the backend ended up with: "io_uring" or "pread/pwrite". */
+/* The I/O engine the backend ended up with: "io_uring" or "pread/pwrite",
+ * with ", O_DIRECT" when the file bypasses the page cache. */
 const char *vms_swap_file_engine(struct vms_swap_backend *be);
 
 /* Gives @phys a swap area on @be (owned by phys from here on, released with

@@ -91,14 +91,15 @@ static void test_file_backend(void)
 {
 	for (int uring = 0; uring < 2; uring++) {
 		struct vms_swap_backend *be;
-		static uint8_t buf[10][VMS_PAGE_SIZE], back[10][VMS_PAGE_SIZE];
+		static _Alignas(4096) uint8_t buf[10][VMS_PAGE_SIZE];
+		static _Alignas(4096) uint8_t back[10][VMS_PAGE_SIZE];
 		struct vms_swap_io io[10];
 
 		CHECK_OK(vms_swap_file_create(NULL, 64 * VMS_PAGE_SIZE, uring, &be));
 		CHECK_EQ(be->nr_slots, 64);
 		printf("    engine: %s\n", vms_swap_file_engine(be));
 		if (!uring)
-			CHECK(!strcmp(vms_swap_file_engine(be), "pread/pwrite"),
+			CHECK(!strncmp(vms_swap_file_engine(be), "pread/pwrite", 12),
 			      "%s", vms_swap_file_engine(be));
 		for (int i = 0; i < 10; i++) {
 			memset(buf[i], 'a' + i, VMS_PAGE_SIZE);

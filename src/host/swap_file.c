@@ -1,4 +1,5 @@
 /* swap_file.c - a swap backend on a real file: slot n at offset n*4096,
+ * O_DIRECT (a swap that filled the page cache would not free memory),
  * batches submitted through io_uring when the kernel allows it, pread and
  * pwrite otherwise; freed slots are punched out of the file. */
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@ struct swap_file {
 	struct vms_swap_backend be;
 	int fd;
 	bool uring;
+	bool direct;                    /* O_DIRECT took */
 #ifdef VMS_HAVE_LIBURING
 	pthread_mutex_t ring_mu;        /* one submitter at a time */
 	struct io_uring ring;
@@ -137,9 +139,9 @@ static void file_release(struct vms_swap_backend *be)
 }
 
 /* An unnamed file in @dir, so nothing is left behind however we exit. */
-static int open_in_dir(const char *dir)
+static int open_in_dir(const char *dir, int flags)
 {
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
 
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
 			errno != EINVAL))
@@ -150,16 +152,38 @@ static int open_in_dir(const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = mkostemp(tmpl, O_CLOEXEC);
+	fd = mkostemp(tmpl, O_CLOEXEC | flags);
 	if (fd >= 0)
 		unlink(tmpl);
 	return fd;
 }
 
+/* The file, O_DIRECT where the file system takes it (tmpfs does not). */
+static int open_swap(const char *path, bool *direct)
+{
+	struct stat st;
+	bool dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+
+	for (int flags = O_DIRECT;; flags = 0) {
+		int fd = dir ? open_in_dir(path, flags)
+			     : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+					  flags, 0600);
+
+		if (fd >= 0) {
+			if (!dir)
+				unlink(path);   /* ours alone, gone when we are */
+			*direct = flags != 0;
+			return fd;
+		}
+		if (errno != EINVAL || !flags)
+			return -1;
+	}
+}
+
 int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 			 struct vms_swap_backend **out)
 {
-	struct stat st;
+	bool direct;
 	int fd;
 
 	if (!out || bytes / PAGE_SIZE < 2 || bytes > (1ull << 44))
@@ -169,11 +193,7 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 		if (!path || !*path)
 			path = "/tmp";
 	}
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		fd = open_in_dir(path);
-	else if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			    0600)) >= 0)
-		unlink(path);   /* ours alone, and gone when we are */
+	fd = open_swap(path, &direct);
 	if (fd < 0)
 		return -errno;
 
@@ -189,6 +209,7 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 		return r ? -r : -ENOMEM;
 	}
 	f->fd = fd;
+	f->direct = direct;
 	f->be = (struct vms_swap_backend){ .rw = file_rw,
 					   .discard = file_discard,
 					   .release = file_release,
@@ -208,5 +229,7 @@ const char *vms_swap_file_engine(struct vms_swap_backend *be)
 {
 	struct swap_file *f = container_of(be, struct swap_file, be);
 
-	return f->uring ? "io_uring" : "pread/pwrite";
+	if (f->uring)
+		return f->direct ? "io_uring, O_DIRECT" : "io_uring";
+	return f->direct ? "pread/pwrite, O_DIRECT" : "pread/pwrite";
 }
