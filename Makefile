@@ -7,7 +7,7 @@ WERROR   ?= $(if $(CI),ON,OFF)
 MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test sanitize mutants check deps clean
+.PHONY: all build run test sanitize mutants check bench deps clean
 
 all: build
 
@@ -54,6 +54,14 @@ sanitize: deps
 		  TSAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
 		  ctest --output-on-failure --timeout 300 ) || exit 1; \
 	done
+
+# Figures next to their anchors, on a release build (no debug checks, no
+# poisoning).  BENCH_ARGS=--quick for a smoke run.
+bench: deps
+	cmake -S . -B $(BUILD)-release -DVMS_DEBUG=OFF -DCMAKE_BUILD_TYPE=Release \
+		-DVMS_WERROR=$(WERROR) >/dev/null
+	cmake --build $(BUILD)-release -j $(JOBS) --target vmsync-bin
+	./$(BUILD)-release/vmsync bench $(BENCH_ARGS)
 
 # Everything CI runs.
 check: test sanitize mutants

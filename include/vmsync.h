@@ -40,8 +40,9 @@ struct vms_phys_config {
 	uint64_t node_frames[VMS_MAX_NODES];  /* frames per node, each >= 1 */
 };
 
-/* Creates the pools.  -EINVAL for a bad config, -ENOMEM / -errno of
- * memfd_create, ftruncate or mmap when the memory cannot be had. */
+/* Creates the pools, backed by real memory at once (populated memfds).
+ * -EINVAL for a bad config, -ENOMEM / -errno of memfd_create, ftruncate or
+ * mmap when the memory cannot be had. */
 int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out);
 /* Frees the pools.  Every mm built on them must be destroyed first. */
 void vms_phys_destroy(struct vms_phys *phys);

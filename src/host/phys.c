@@ -85,9 +85,12 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 			err = -errno;
 			goto fail;
 		}
+		/* Populated: a frame is physical memory, backed from the
+		 * start, not a page the kernel faults in at first use. */
 		if (mmap(phys->base + (pfn << PAGE_SHIFT), bytes,
-			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			 n->memfd, 0) == MAP_FAILED) {
+			 PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, n->memfd,
+			 0) == MAP_FAILED) {
 			err = -errno;
 			goto fail;
 		}

@@ -17,6 +17,7 @@ static const struct cmd {
 	const char *what;
 } cmds[] = {
 	{ "run", cmd_run, "run a VM whose memory the host churns, and verify it" },
+	{ "bench", cmd_bench, "measure swap and migration next to the kernel's" },
 	{ "help", cmd_help, "show this help" },
 };
 

@@ -13,6 +13,7 @@
 #define EXIT_ERROR 3
 
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* "64M", "1G", "4096", "4k": bytes.  False with *why set on bad input. */
 bool parse_size(const char *s, uint64_t *out, const char **why);

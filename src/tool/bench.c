@@ -1,0 +1,606 @@
+/* bench.c - `vmsync bench`: each figure measured next to its anchor in
+ * the same run (the kernel's swap on the same disk, its page migration or a
+ * memcpy), repeated, reported as median [min-max] and a ratio.  Nothing
+ * here asserts a time. */
+#define _GNU_SOURCE
+#include "tool/tool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmsync.h"
+
+#define PAGE VMS_PAGE_SIZE
+#define MAX_REPS 64
+#define MEMCG_ROOT "/sys/fs/cgroup/memory"
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+struct bench_cfg {
+	uint64_t pages;
+	unsigned reps;
+	uint64_t seed;
+	const char *dir;            /* where both swap files go */
+};
+
+/* pages per second of each repetition, vmsync's and the anchor's */
+struct samples {
+	double v[MAX_REPS];
+	unsigned n;
+	const char *skip;           /* why there are none */
+};
+
+struct figure {
+	const char *name, *unit, *anchor;
+	struct samples ours, theirs;
+};
+
+enum { F_SWAPOUT, F_SWAPIN_SEQ, F_SWAPIN_RAND, F_MIGRATE, NR_FIGURES };
+
+static struct figure figures[NR_FIGURES] = {
+	[F_SWAPOUT] = { "swap-out", "pages/s", "kernel MADV_PAGEOUT to a swap file" },
+	[F_SWAPIN_SEQ] = { "swap-in, sequential", "pages/s",
+			   "kernel swap-in from the same disk" },
+	[F_SWAPIN_RAND] = { "swap-in, random", "pages/s",
+			    "kernel swap-in from the same disk" },
+	[F_MIGRATE] = { "migration", "pages/s", "" },
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* A random order of 0..n-1, the same for vmsync and the anchor. */
+static uint64_t *permutation(uint64_t n, uint64_t seed)
+{
+	uint64_t *p = malloc(n * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (uint64_t i = 0; i < n; i++)
+		p[i] = i;
+	for (uint64_t i = n; i > 1; i--) {
+		uint64_t j = rnd(&seed) % i, t = p[i - 1];
+
+		p[i - 1] = p[j];
+		p[j] = t;
+	}
+	return p;
+}
+
+static void add(struct samples *s, double v)
+{
+	if (s->n < MAX_REPS)
+		s->v[s->n++] = v;
+}
+
+/* ---- vmsync's side ---- */
+
+static int vms_swap_rep(const struct bench_cfg *cfg, const uint64_t *order)
+{
+	uint64_t n = cfg->pages, hva, v;
+	struct vms_phys_config pc = { .nr_nodes = 1,
+				      .node_frames = { n + n / 8 + 1024 } };
+	struct vms_swap_backend *be;
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	int r;
+
+	if ((r = vms_phys_create(&pc, &phys)))
+		return r;
+	if ((r = vms_swap_file_create(cfg->dir, (n + 64) * PAGE, true, &be)) ||
+	    (r = vms_swap_on(phys, be, 0, 0)) ||
+	    (r = vms_mm_create(phys, NULL, &mm))) {
+		vms_phys_destroy(phys);
+		return r;
+	}
+	r = vms_mmap(mm, 0, n * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
+		     VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva);
+	for (uint64_t i = 0; !r && i < n; i++) {
+		v = i;
+		r = vms_mm_write(mm, hva + i * PAGE, &v, sizeof(v));
+	}
+
+	double t = now_s();
+	if (!r)
+		r = vms_madvise(mm, hva, n * PAGE, VMS_MADV_PAGEOUT);
+	if (!r)
+		add(&figures[F_SWAPOUT].ours, n / (now_s() - t));
+
+	t = now_s();
+	for (uint64_t i = 0; !r && i < n; i++)
+		r = vms_mm_read(mm, hva + i * PAGE, &v, sizeof(v));
+	if (!r)
+		add(&figures[F_SWAPIN_SEQ].ours, n / (now_s() - t));
+
+	/* Clean now, with copies on swap: this PAGEOUT writes nothing. */
+	if (!r)
+		r = vms_madvise(mm, hva, n * PAGE, VMS_MADV_PAGEOUT);
+	t = now_s();
+	for (uint64_t i = 0; !r && i < n; i++)
+		r = vms_mm_read(mm, hva + order[i] * PAGE, &v, sizeof(v));
+	if (!r)
+		add(&figures[F_SWAPIN_RAND].ours, n / (now_s() - t));
+
+	struct vms_vmstat vs;
+	vms_phys_vmstat(phys, &vs);
+	if (!r && vs.pswpin < n)        /* the reads must have been real */
+		r = -EIO;
+	vms_mm_destroy(mm);
+	vms_phys_destroy(phys);
+	return r;
+}
+
+static int vms_migrate_rep(const struct bench_cfg *cfg)
+{
+	uint64_t n = cfg->pages, hva, moved, one = 1;
+	struct vms_phys_config pc = { .nr_nodes = 2,
+				      .node_frames = { n + 64, n + 64 } };
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	int r;
+
+	if ((r = vms_phys_create(&pc, &phys)))
+		return r;
+	if ((r = vms_mm_create(phys, NULL, &mm))) {
+		vms_phys_destroy(phys);
+		return r;
+	}
+	r = vms_mmap(mm, 0, n * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
+		     VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva);
+	for (uint64_t i = 0; !r && i < n; i++)
+		r = vms_mm_write(mm, hva + i * PAGE, &one, sizeof(one));
+	/* A round trip first: the anchor's buffer is written before it is
+	 * timed, so both nodes' frames get their first touch here too. */
+	if (!r)
+		r = vms_migrate(mm, hva, n * PAGE, 1, &moved);
+	if (!r)
+		r = vms_migrate(mm, hva, n * PAGE, 0, &moved);
+	double t = now_s();
+	if (!r)
+		r = vms_migrate(mm, hva, n * PAGE, 1, &moved);
+	if (!r && moved == n)
+		add(&figures[F_MIGRATE].ours, n / (now_s() - t));
+	else if (!r)
+		r = -EBUSY;
+	vms_mm_destroy(mm);
+	vms_phys_destroy(phys);
+	return r;
+}
+
+/* ---- the kernel's side ---- */
+
+static long vmstat(const char *key)
+{
+	char name[64];
+	long v, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &v) == 2)
+		if (!strcmp(name, key))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t w = fd < 0 ? -1 : write(fd, val, strlen(val));
+	int err = w < 0 ? errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return err ? -err : 0;
+}
+
+static long major_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_majflt;
+}
+
+/* The swap cache holds what MADV_PAGEOUT wrote while memory is plentiful;
+ * squeezing our cgroup drops it, so touching reads the disk. */
+static int drop_swap_cache(const char *cg)
+{
+	char path[320], big[32];
+
+	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
+	snprintf(big, sizeof(big), "%llu", 1ull << 40);
+	int r = write_file(path, "8388608");
+	return write_file(path, big) ? r ? r : -EIO : r;
+}
+
+/* In a child inside memory cgroup @cg: the same steps as vmsync's, with
+ * rates written to @fd as three doubles. */
+static int kernel_swap_child(const struct bench_cfg *cfg, const char *cg,
+			     const uint64_t *order, int fd)
+{
+	char path[320], pid[32];
+	uint64_t n = cfg->pages;
+	double rate[3] = { 0, 0, 0 };
+	volatile uint8_t sink = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(path, pid))
+		return 1;
+	uint8_t *buf = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return 1;
+	for (uint64_t i = 0; i < n; i++)
+		*(uint64_t *)(buf + i * PAGE) = i;
+
+	long out0 = vmstat("pswpout");
+	double t = now_s();
+	if (madvise(buf, n * PAGE, MADV_PAGEOUT))
+		return 1;
+	/* Until the writes are done, as vmsync's PAGEOUT waits for them. */
+	while (vmstat("nr_writeback") > 0)
+		usleep(100);
+	rate[0] = n / (now_s() - t);
+	if (vmstat("pswpout") - out0 < (long)n * 9 / 10)
+		return 2;               /* it did not really swap */
+
+	if (drop_swap_cache(cg))
+		return 1;
+	long maj = major_faults();
+	t = now_s();
+	for (uint64_t i = 0; i < n; i++)
+		sink += buf[i * PAGE];
+	rate[1] = n / (now_s() - t);
+	long seq_maj = major_faults() - maj;
+
+	if (madvise(buf, n * PAGE, MADV_PAGEOUT))
+		return 1;
+	while (vmstat("nr_writeback") > 0)
+		usleep(100);
+	if (drop_swap_cache(cg))
+		return 1;
+	maj = major_faults();
+	t = now_s();
+	for (uint64_t i = 0; i < n; i++)
+		sink += buf[order[i] * PAGE];
+	rate[2] = n / (now_s() - t);
+	/* Major faults prove the disk was read (read-ahead takes some
+	 * pages in one fault, so not one per page). */
+	if (seq_maj < (long)n / 64 || major_faults() - maj < (long)n / 4)
+		return 3;
+	(void)sink;
+	return write(fd, rate, sizeof(rate)) == sizeof(rate) ? 0 : 1;
+}
+
+struct kswap {
+	char file[256], cg[256];
+	bool on;
+};
+
+static const char *kswap_setup(const struct bench_cfg *cfg, struct kswap *k)
+{
+	char cmd[600];
+
+	if (geteuid() != 0)
+		return "needs root (swapon, memory cgroup)";
+	if (access(MEMCG_ROOT "/memory.limit_in_bytes", W_OK))
+		return "no cgroup v1 memory controller at " MEMCG_ROOT;
+	snprintf(k->file, sizeof(k->file), "%s/vmsync-bench-swap-%d", cfg->dir,
+		 getpid());
+	snprintf(k->cg, sizeof(k->cg), MEMCG_ROOT "/vmsync-bench-%d", getpid());
+	int fd = open(k->file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return "cannot create the kernel's swap file";
+	int r = posix_fallocate(fd, 0, (off_t)((cfg->pages + 1024) * PAGE));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "mkswap -q '%s' >/dev/null 2>&1", k->file);
+	if (r || system(cmd) != 0) {
+		unlink(k->file);
+		return "mkswap failed";
+	}
+	if (swapon(k->file, SWAP_FLAG_PREFER | 32767)) {
+		unlink(k->file);
+		return "swapon refused the file";
+	}
+	k->on = true;
+	if (mkdir(k->cg, 0755))
+		return "cannot make a memory cgroup";
+	return NULL;
+}
+
+static void kswap_teardown(struct kswap *k)
+{
+	if (k->cg[0])
+		rmdir(k->cg);
+	if (k->on)
+		swapoff(k->file);
+	if (k->file[0])
+		unlink(k->file);
+}
+
+static const char *kernel_swap_rep(const struct bench_cfg *cfg,
+				   struct kswap *k, const uint64_t *order)
+{
+	int p[2];
+	double rate[3];
+
+	if (pipe(p))
+		return "pipe failed";
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(kernel_swap_child(cfg, k->cg, order, p[1]));
+	}
+	close(p[1]);
+	int st = 0;
+	ssize_t got = pid > 0 ? read(p[0], rate, sizeof(rate)) : -1;
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	if (got != sizeof(rate) || !WIFEXITED(st) || WEXITSTATUS(st))
+		return WIFEXITED(st) && WEXITSTATUS(st) == 2
+			       ? "MADV_PAGEOUT wrote too little to swap"
+		       : WIFEXITED(st) && WEXITSTATUS(st) == 3
+			       ? "too few major faults: the swap-in did not read the disk"
+			       : "the measuring child failed";
+	add(&figures[F_SWAPOUT].theirs, rate[0]);
+	add(&figures[F_SWAPIN_SEQ].theirs, rate[1]);
+	add(&figures[F_SWAPIN_RAND].theirs, rate[2]);
+	return NULL;
+}
+
+static int numa_nodes(void)
+{
+	int n = 0;
+	char path[64];
+
+	while (snprintf(path, sizeof(path), "/sys/devices/system/node/node%d",
+			n),
+	       access(path, F_OK) == 0)
+		n++;
+	return n;
+}
+
+/* move_pages(2) between two NUMA nodes, or where there is one, a memcpy
+ * of the same pages: the copy is the floor of any migration. */
+static void kernel_migrate_rep(const struct bench_cfg *cfg)
+{
+	uint64_t n = cfg->pages;
+	uint8_t *a = mmap(NULL, 2 * n * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (a == MAP_FAILED)
+		return;
+	memset(a, 1, 2 * n * PAGE);
+	if (numa_nodes() >= 2) {
+		void **pages = malloc(n * sizeof(void *));
+		int *nodes = malloc(n * sizeof(int)), *status = malloc(n * sizeof(int));
+
+		for (uint64_t i = 0; pages && nodes && status && i < n; i++) {
+			pages[i] = a + i * PAGE;
+			nodes[i] = 1;
+		}
+		double t = now_s();
+		if (pages && nodes && status &&
+		    syscall(SYS_move_pages, 0, n, pages, nodes, status, 0) == 0)
+			add(&figures[F_MIGRATE].theirs, n / (now_s() - t));
+		free(pages);
+		free(nodes);
+		free(status);
+	} else {
+		double t = now_s();
+		for (uint64_t i = 0; i < n; i++)
+			memcpy(a + (n + i) * PAGE, a + i * PAGE, PAGE);
+		add(&figures[F_MIGRATE].theirs, n / (now_s() - t));
+	}
+	munmap(a, 2 * n * PAGE);
+}
+
+/* ---- report ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(struct samples *s)
+{
+	qsort(s->v, s->n, sizeof(double), cmp_double);
+	return s->n % 2 ? s->v[s->n / 2]
+			: (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
+}
+
+static void print_samples(struct samples *s)
+{
+	if (!s->n) {
+		printf(" %27s", "-");
+		return;
+	}
+	double m = median(s);
+	printf(" %9.0f [%7.0f-%7.0f]", m, s->v[0], s->v[s->n - 1]);
+}
+
+static void report(const struct bench_cfg *cfg)
+{
+	printf("\n%-22s %-8s %27s %27s %7s\n", "figure", "unit",
+	       "vmsync median [min-max]", "anchor median [min-max]", "ratio");
+	for (int i = 0; i < NR_FIGURES; i++) {
+		struct figure *f = &figures[i];
+
+		printf("%-22s %-8s", f->name, f->unit);
+		print_samples(&f->ours);
+		print_samples(&f->theirs);
+		if (f->ours.n && f->theirs.n)
+			printf(" %7.2f", median(&f->ours) / median(&f->theirs));
+		printf("\n");
+	}
+	printf("\nanchors:\n");
+	for (int i = 0; i < NR_FIGURES; i++) {
+		struct figure *f = &figures[i];
+
+		printf("  %-20s %s%s%s\n", f->name, f->anchor,
+		       f->theirs.skip ? " - skipped: " : "",
+		       f->theirs.skip ? f->theirs.skip : "");
+	}
+	printf("%llu pages (%llu MiB) per figure, %u repetitions after a "
+	       "warm-up, seed %llu, swap files in %s\n",
+	       (unsigned long long)cfg->pages,
+	       (unsigned long long)(cfg->pages * PAGE >> 20), cfg->reps,
+	       (unsigned long long)cfg->seed, cfg->dir);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmsync bench [options]\n\n"
+		"Measures vmsync's swap and migration next to the kernel's own, in\n"
+		"the same run, on the same disk.  The kernel's swap needs root.\n\n"
+		"  --pages N     pages per figure (1024-4194304; default 32768)\n"
+		"  --reps N      repetitions after one warm-up (1-64; default 5)\n"
+		"  --quick       4096 pages, 3 repetitions (a smoke run)\n"
+		"  --dir PATH    where the swap files go (default $TMPDIR or /tmp)\n"
+		"  --seed N      seed of the random access order (default 1)\n"
+		"  --help        this help\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "pages", 1, 0, 'p' }, { "reps", 1, 0, 'r' },
+		{ "quick", 0, 0, 'q' }, { "dir", 1, 0, 'd' },
+		{ "seed", 1, 0, 's' },  { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	struct bench_cfg cfg = { .pages = 32768, .reps = 5, .seed = 1 };
+	const char *why = NULL;
+	uint64_t v;
+	int c;
+
+	cfg.dir = getenv("TMPDIR");
+	if (!cfg.dir || !*cfg.dir)
+		cfg.dir = "/tmp";
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		bool ok = true;
+
+		switch (c) {
+		case 'p':
+			ok = parse_uint(optarg, 1024, 4194304, &cfg.pages, &why);
+			break;
+		case 'r':
+			ok = parse_uint(optarg, 1, MAX_REPS, &v, &why);
+			cfg.reps = (unsigned)v;
+			break;
+		case 'q':
+			cfg.pages = 4096;
+			cfg.reps = 3;
+			break;
+		case 'd':
+			cfg.dir = optarg;
+			break;
+		case 's':
+			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg.seed, &why);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_VERIFIED;
+		default:
+			fprintf(stderr, "vmsync bench: %s '%s'\n",
+				optopt ? "option needs a value:" : "unknown option",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (!ok) {
+			fprintf(stderr, "vmsync bench: bad value '%s' for %s: %s\n",
+				optarg, argv[optind - 2], why);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmsync bench: unexpected argument '%s'\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	uint64_t *order = permutation(cfg.pages, cfg.seed);
+	if (!order) {
+		fprintf(stderr, "vmsync bench: out of memory\n");
+		return EXIT_ERROR;
+	}
+	struct kswap k = { 0 };
+	const char *kskip = kswap_setup(&cfg, &k);
+	int nodes = numa_nodes();
+
+	figures[F_MIGRATE].anchor = nodes >= 2 ? "kernel move_pages(2)"
+					       : "memcpy of the same pages "
+						 "(one NUMA node here)";
+	printf("vmsync bench: %llu pages, %u repetitions%s\n",
+	       (unsigned long long)cfg.pages, cfg.reps,
+	       kskip ? "" : ", kernel swap on a file beside vmsync's");
+	int err = 0;
+	for (unsigned rep = 0; rep <= cfg.reps && !err; rep++) {
+		/* Repetition 0 warms up; its samples are dropped. */
+		struct figure saved[NR_FIGURES];
+
+		memcpy(saved, figures, sizeof(saved));
+		err = vms_swap_rep(&cfg, order);
+		if (!err)
+			err = vms_migrate_rep(&cfg);
+		if (!kskip)
+			kskip = kernel_swap_rep(&cfg, &k, order);
+		kernel_migrate_rep(&cfg);
+		if (rep == 0)
+			memcpy(figures, saved, sizeof(saved));
+		if (isatty(STDERR_FILENO))
+			fprintf(stderr, "\r  repetition %u/%u done", rep, cfg.reps);
+	}
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\n");
+	kswap_teardown(&k);
+	free(order);
+	if (err) {
+		fprintf(stderr, "vmsync bench: vmsync's side failed: %s\n",
+			strerror(-err));
+		return EXIT_ERROR;
+	}
+	if (kskip)
+		for (int i = F_SWAPOUT; i <= F_SWAPIN_RAND; i++) {
+			figures[i].theirs.skip = kskip;
+			figures[i].theirs.n = 0;
+		}
+	report(&cfg);
+	return EXIT_VERIFIED;
+}
