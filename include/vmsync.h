@@ -47,6 +47,10 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out);
 /* Frees the pools.  Every mm built on them must be destroyed first. */
 void vms_phys_destroy(struct vms_phys *phys);
 
+/* How many NUMA nodes the machine has (sysfs node0, node1, ...); pool i
+ * is bound to NUMA node i % that number when it is more than one. */
+unsigned vms_numa_nodes(void);
+
 struct vms_node_info {
 	uint64_t frames;    /* size of the pool */
 	uint64_t free;      /* frames on the free list now */

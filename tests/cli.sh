@@ -40,6 +40,21 @@ expect 2 "duration unit 2" -- run --duration 5x
 expect 2 "duration zero" -- run --duration 0
 expect 2 "seed negative" -- run --seed -1
 expect 2 "stray argument" -- run extra
+expect 0 "host-mem and swap size" -- run --guest-mem 16M --host-mem 4M --swap 32M --duration 300ms --quiet
+expect 0 "swap in a directory" -- run --guest-mem 8M --swap "${TMPDIR:-/tmp}" --duration 300ms --quiet
+expect 2 "host-mem above guest" -- run --guest-mem 8M --host-mem 16M
+expect 2 "host-mem unaligned" -- run --host-mem 1000000
+expect 2 "swap too small" -- run --swap 4K
+expect 3 "swap in a missing dir" -- run --swap /nonexistent/dir/x --duration 300ms --quiet
+expect 0 "bench help" -- bench --help
+expect 2 "bench bad pages" -- bench --pages 10
+expect 2 "bench bad reps" -- bench --reps 0
+expect 2 "bench stray" -- bench now
+# The bench's smoke run: every row there, nothing asserted of its speed.
+expect 0 "bench quick" -- bench --quick --reps 1
+for row in "swap-out" "swap-in, sequential" "swap-in, random" "migration"; do
+	grep -q "^$row " <<<"$LAST" || { echo "FAIL: bench lacks row '$row'"; fail=$((fail + 1)); }
+done
 # A refusal is one line that names the problem.
 "$bin" run --vcpus 0 2>&1 >/dev/null | grep -q "bad value '0' for --vcpus" ||
 	{ echo "FAIL: refusal does not name the option"; fail=$((fail + 1)); }

@@ -1,10 +1,13 @@
 /* phys.c - physical memory: pools ("nodes") of 4 KiB frames on memfds,
- * mapped side by side, one struct vms_page per frame, free lists. */
+ * mapped side by side, bound to NUMA nodes where the machine has several,
+ * one struct vms_page per frame, free lists, page locks, vmstat. */
 #define _GNU_SOURCE
 #include "host/host.h"
 
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void phys_unmap(struct vms_phys *phys)
@@ -23,6 +26,44 @@ static void phys_unmap(struct vms_phys *phys)
 	if (phys->pages)
 		munmap(phys->pages,
 		       phys->total_frames * sizeof(struct vms_page));
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define MPOL_BIND 2
+
+unsigned vms_numa_nodes(void)
+{
+	char path[64];
+	unsigned n = 0;
+
+	while (n < 64 &&
+	       (snprintf(path, sizeof(path), "/sys/devices/system/node/node%u",
+			 n),
+		access(path, F_OK) == 0))
+		n++;
+	return n;
+}
+
+/*
+ * Pool @node lives on NUMA node @node % (NUMA nodes) where the machine has
+ * several, so moving a page between pools moves it between real nodes.
+ * Then the pool is populated: a frame is physical memory, backed from the
+ * start, not a page the kernel faults in at first use.  Both are best
+ * effort: a kernel that refuses leaves the pool unbound or lazy.
+ */
+static void phys_bind_node(void *at, uint64_t bytes, unsigned node)
+{
+	unsigned nr = vms_numa_nodes();
+
+	if (nr > 1) {
+		unsigned long mask = 1ul << (node % nr);
+
+		(void)syscall(SYS_mbind, at, bytes, MPOL_BIND, &mask,
+			      sizeof(mask) * 8, 0);
+	}
+	(void)madvise(at, bytes, MADV_POPULATE_WRITE);
 }
 
 int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
@@ -85,15 +126,13 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 			err = -errno;
 			goto fail;
 		}
-		/* Populated: a frame is physical memory, backed from the
-		 * start, not a page the kernel faults in at first use. */
-		if (mmap(phys->base + (pfn << PAGE_SHIFT), bytes,
-			 PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, n->memfd,
-			 0) == MAP_FAILED) {
+		void *at = phys->base + (pfn << PAGE_SHIFT);
+		if (mmap(at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 n->memfd, 0) == MAP_FAILED) {
 			err = -errno;
 			goto fail;
 		}
+		phys_bind_node(at, bytes, i);
 		n->first_pfn = pfn;
 		n->frames = cfg->node_frames[i];
 		n->low = n->frames / 64 + 1;

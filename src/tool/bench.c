@@ -379,18 +379,6 @@ static const char *kernel_swap_rep(const struct bench_cfg *cfg,
 	return NULL;
 }
 
-static int numa_nodes(void)
-{
-	int n = 0;
-	char path[64];
-
-	while (snprintf(path, sizeof(path), "/sys/devices/system/node/node%d",
-			n),
-	       access(path, F_OK) == 0)
-		n++;
-	return n;
-}
-
 /* move_pages(2) between two NUMA nodes, or where there is one, a memcpy
  * of the same pages: the copy is the floor of any migration. */
 static void kernel_migrate_rep(const struct bench_cfg *cfg)
@@ -402,7 +390,7 @@ static void kernel_migrate_rep(const struct bench_cfg *cfg)
 	if (a == MAP_FAILED)
 		return;
 	memset(a, 1, 2 * n * PAGE);
-	if (numa_nodes() >= 2) {
+	if (vms_numa_nodes() >= 2) {
 		void **pages = malloc(n * sizeof(void *));
 		int *nodes = malloc(n * sizeof(int)), *status = malloc(n * sizeof(int));
 
@@ -562,7 +550,7 @@ int cmd_bench(int argc, char **argv)
 	}
 	struct kswap k = { 0 };
 	const char *kskip = kswap_setup(&cfg, &k);
-	int nodes = numa_nodes();
+	unsigned nodes = vms_numa_nodes();
 
 	figures[F_MIGRATE].anchor = nodes >= 2 ? "kernel move_pages(2)"
 					       : "memcpy of the same pages "
