@@ -260,22 +260,12 @@ static void test_alias(void)
 	t_teardown(phys, mm);
 }
 
-#define RUN(fn)                                         \
-	do {                                            \
-		fn();                                   \
-		printf("ok - %s\n", #fn);               \
-		fflush(stdout);                         \
-		passed++;                               \
-	} while (0)
-
 int main(void)
 {
-	unsigned passed = 0;
 
-	RUN(test_create);
-	RUN(test_errors);
-	RUN(test_many_slots);
-	RUN(test_alias);
-	printf("%u passed, 0 failed\n", passed);
-	return 0;
+	T_RUN(test_create);
+	T_RUN(test_errors);
+	T_RUN(test_many_slots);
+	T_RUN(test_alias);
+	return T_DONE();
 }

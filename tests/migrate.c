@@ -228,21 +228,9 @@ static void test_tiering(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "move and back", test_move_and_back },
-		{ "node full", test_node_full },
-		{ "under a running vCPU", test_under_vcpu },
-		{ "tiering", test_tiering },
-	};
-	size_t n = sizeof(tests) / sizeof(tests[0]);
-
-	for (size_t i = 0; i < n; i++) {
-		printf("migrate: %s\n", tests[i].name);
-		tests[i].fn();
-	}
-	printf("%zu passed, 0 failed\n", n);
-	return 0;
+	T_RUN(test_move_and_back);
+	T_RUN(test_node_full);
+	T_RUN(test_under_vcpu);
+	T_RUN(test_tiering);
+	return T_DONE();
 }

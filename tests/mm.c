@@ -568,30 +568,20 @@ static void test_mremap_fixed_bounds(void)
 	t_teardown(phys, mm);
 }
 
-#define RUN(fn)                                         \
-	do {                                            \
-		fn();                                   \
-		printf("ok - %s\n", #fn);               \
-		fflush(stdout);                         \
-		passed++;                               \
-	} while (0)
-
 int main(void)
 {
-	unsigned passed = 0;
 
-	RUN(test_mmap_errors);
-	RUN(test_mmap_fresh_and_fixed);
-	RUN(test_read_write);
-	RUN(test_protections);
-	RUN(test_munmap);
-	RUN(test_mprotect_enomem);
-	RUN(test_mremap);
-	RUN(test_madvise_errors);
-	RUN(test_madvise_effects);
-	RUN(test_stats);
-	RUN(test_get_page_keeps_frame);
-	RUN(test_mremap_fixed_bounds);
-	printf("%u passed, 0 failed\n", passed);
-	return 0;
+	T_RUN(test_mmap_errors);
+	T_RUN(test_mmap_fresh_and_fixed);
+	T_RUN(test_read_write);
+	T_RUN(test_protections);
+	T_RUN(test_munmap);
+	T_RUN(test_mprotect_enomem);
+	T_RUN(test_mremap);
+	T_RUN(test_madvise_errors);
+	T_RUN(test_madvise_effects);
+	T_RUN(test_stats);
+	T_RUN(test_get_page_keeps_frame);
+	T_RUN(test_mremap_fixed_bounds);
+	return T_DONE();
 }

@@ -516,23 +516,13 @@ static void test_interval(void)
 	t_teardown(phys, mm);
 }
 
-#define RUN(fn)                                         \
-	do {                                            \
-		fn();                                   \
-		printf("ok - %s\n", #fn);               \
-		fflush(stdout);                         \
-		passed++;                               \
-	} while (0)
-
 int main(void)
 {
-	unsigned passed = 0;
 
-	RUN(test_pairs_per_operation);
-	RUN(test_start_before_free);
-	RUN(test_register_unregister);
-	RUN(test_cold_clear_young);
-	RUN(test_interval);
-	printf("%u passed, 0 failed\n", passed);
-	return 0;
+	T_RUN(test_pairs_per_operation);
+	T_RUN(test_start_before_free);
+	T_RUN(test_register_unregister);
+	T_RUN(test_cold_clear_young);
+	T_RUN(test_interval);
+	return T_DONE();
 }

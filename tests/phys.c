@@ -277,25 +277,15 @@ static void test_poison(void)
 
 /* Each test exits on its first failed check, so reaching the end of the
  * list means every test passed. */
-#define RUN(fn)                                         \
-	do {                                            \
-		fn();                                   \
-		printf("ok - %s\n", #fn);               \
-		fflush(stdout);                         \
-		passed++;                               \
-	} while (0)
-
 int main(void)
 {
-	unsigned passed = 0;
 
-	RUN(test_config_errors);
-	RUN(test_node_info);
-	RUN(test_alloc_free_through_mm);
-	RUN(test_exhaustion);
-	RUN(test_multi_node);
-	RUN(test_pfn_address);
-	RUN(test_poison);
-	printf("%u passed, 0 failed\n", passed);
-	return 0;
+	T_RUN(test_config_errors);
+	T_RUN(test_node_info);
+	T_RUN(test_alloc_free_through_mm);
+	T_RUN(test_exhaustion);
+	T_RUN(test_multi_node);
+	T_RUN(test_pfn_address);
+	T_RUN(test_poison);
+	return T_DONE();
 }

@@ -195,20 +195,8 @@ static void test_cold_first(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "aging sees vCPU accesses", test_aging_sees_vcpus },
-		{ "lazyfree keeps vCPU writes", test_lazyfree_keeps_vcpu_writes },
-		{ "cold pages first", test_cold_first },
-	};
-	size_t n = sizeof(tests) / sizeof(tests[0]);
-
-	for (size_t i = 0; i < n; i++) {
-		printf("reclaim: %s\n", tests[i].name);
-		tests[i].fn();
-	}
-	printf("%zu passed, 0 failed\n", n);
-	return 0;
+	T_RUN(test_aging_sees_vcpus);
+	T_RUN(test_lazyfree_keeps_vcpu_writes);
+	T_RUN(test_cold_first);
+	return T_DONE();
 }

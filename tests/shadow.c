@@ -687,34 +687,24 @@ static void test_exit_hva(void)
 	env_down(&e);
 }
 
-#define RUN(fn)                                         \
-	do {                                            \
-		fn();                                   \
-		printf("ok - %s\n", #fn);               \
-		fflush(stdout);                         \
-		passed++;                               \
-	} while (0)
-
 int main(void)
 {
-	unsigned passed = 0;
 
-	RUN(test_coherence);
-	RUN(test_dontneed);
-	RUN(test_dirty_handover);
-	RUN(test_stats);
-	RUN(test_mprotect);
-	RUN(test_readonly_slot);
-	RUN(test_no_slot);
-	RUN(test_munmap_efault);
-	RUN(test_mremap_away);
-	RUN(test_free_then_write_survives_reclaim);
-	RUN(test_memslot_move);
-	RUN(test_clear_young);
-	RUN(test_alias_zap);
-	RUN(test_nomem);
-	RUN(test_mm_destroyed_first);
-	RUN(test_exit_hva);
-	printf("%u passed, 0 failed\n", passed);
-	return 0;
+	T_RUN(test_coherence);
+	T_RUN(test_dontneed);
+	T_RUN(test_dirty_handover);
+	T_RUN(test_stats);
+	T_RUN(test_mprotect);
+	T_RUN(test_readonly_slot);
+	T_RUN(test_no_slot);
+	T_RUN(test_munmap_efault);
+	T_RUN(test_mremap_away);
+	T_RUN(test_free_then_write_survives_reclaim);
+	T_RUN(test_memslot_move);
+	T_RUN(test_clear_young);
+	T_RUN(test_alias_zap);
+	T_RUN(test_nomem);
+	T_RUN(test_mm_destroyed_first);
+	T_RUN(test_exit_hva);
+	return T_DONE();
 }

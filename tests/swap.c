@@ -314,23 +314,11 @@ static void test_guest_io_error(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "file backend", test_file_backend },
-		{ "overcommit 4x", test_overcommit },
-		{ "pageout, willneed, clean drop", test_pageout_willneed },
-		{ "swap full", test_swap_full },
-		{ "io errors", test_io_errors },
-		{ "guest io error exit", test_guest_io_error },
-	};
-	size_t n = sizeof(tests) / sizeof(tests[0]);
-
-	for (size_t i = 0; i < n; i++) {
-		printf("swap: %s\n", tests[i].name);
-		tests[i].fn();
-	}
-	printf("%zu passed, 0 failed\n", n);
-	return 0;
+	T_RUN(test_file_backend);
+	T_RUN(test_overcommit);
+	T_RUN(test_pageout_willneed);
+	T_RUN(test_swap_full);
+	T_RUN(test_io_errors);
+	T_RUN(test_guest_io_error);
+	return T_DONE();
 }

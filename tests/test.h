@@ -40,6 +40,18 @@
 		CHECK(r_ == 0, "returned %d (%s)", r_, strerror(-r_));       \
 	} while (0)
 
+/* T_RUN(test_fn): runs one test function (which exits on failure) and
+ * says so; T_DONE() ends main with the closing line runners read. */
+static unsigned t_passed __attribute__((unused));
+#define T_RUN(fn)                                                          \
+	do {                                                               \
+		fn();                                                      \
+		printf("ok - %s\n", #fn);                                  \
+		fflush(stdout);                                            \
+		t_passed++;                                                \
+	} while (0)
+#define T_DONE() (printf("%u passed, 0 failed\n", t_passed), 0)
+
 static inline uint64_t t_rand(uint64_t *s)
 {
 	/* splitmix64: seeded, reproducible across runs and machines. */

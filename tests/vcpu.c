@@ -248,22 +248,12 @@ static void test_counters(void)
 	env_down(&e);
 }
 
-#define RUN(fn)                                         \
-	do {                                            \
-		fn();                                   \
-		printf("ok - %s\n", #fn);               \
-		fflush(stdout);                         \
-		passed++;                               \
-	} while (0)
-
 int main(void)
 {
-	unsigned passed = 0;
 
-	RUN(test_max_vcpus);
-	RUN(test_join_value);
-	RUN(test_counters);
-	RUN(test_flush_skips_halted);
-	printf("%u passed, 0 failed\n", passed);
-	return 0;
+	T_RUN(test_max_vcpus);
+	T_RUN(test_join_value);
+	T_RUN(test_counters);
+	T_RUN(test_flush_skips_halted);
+	return T_DONE();
 }

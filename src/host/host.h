@@ -281,10 +281,10 @@ bool swapcache_add(struct swap_area *sa, struct vms_page *page, uint64_t slot);
 /* Removes the page (locked) from the cache and drops the cache's reference
  * and its hold on the slot. */
 void swapcache_del(struct swap_area *sa, struct vms_page *page);
-/* Drops a cached page (locked; the caller holds @held references besides
- * the cache's) that no one else holds; with @orphans_only, only if no PTE
- * holds its slot either (a copy nobody can ask for).  True if it left the
- * cache. */
+/* Drops a cached page (locked, not under write-back) from the cache: when
+ * no PTE holds its slot (a copy nobody can ask for), or else, unless
+ * @orphans_only, when its copy is good (clean) and nobody but the caller
+ * (@held references) and the cache holds the page.  True if it left. */
 bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 			  int held, bool orphans_only);
 /* The page cached at @slot with a reference taken, or NULL. */

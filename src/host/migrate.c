@@ -52,6 +52,7 @@ int migrate_page_locked(struct vms_page *old, unsigned node)
 	vms_lock(ptl);
 	bool mapped = atomic_load(p) == entry;
 	if (mapped) {
+		page_get(new);          /* the PTE's; ours stays until the LRU has it */
 		new->mm = mm;
 		new->hva = hva;
 		atomic_store(p, (page_to_pfn(phys, new) << PAGE_SHIFT) |
@@ -68,8 +69,8 @@ int migrate_page_locked(struct vms_page *old, unsigned node)
 		vms_stat_inc(&phys->st.pgmigrate, 1);
 	} else {
 		atomic_fetch_sub(&mm->st_resident, 1);
-		page_put(new);
 	}
+	page_put(new);
 	return 0;
 }
 
@@ -96,7 +97,14 @@ int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 		struct vms_page *p = pfn_to_page(mm->phys, PTE_PFN(pte));
 		if (p->node == node || !lru_isolate(p))
 			continue;
+		/* Read without the PTE lock: by now the frame may be freed
+		 * and someone else's; then it is not ours to move. */
 		if (!trylock_page(p)) {
+			lru_putback(p, true);
+			continue;
+		}
+		if (p->mm != mm || p->hva != a) {
+			unlock_page(p);
 			lru_putback(p, true);
 			continue;
 		}

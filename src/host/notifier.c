@@ -224,6 +224,20 @@ static bool iv_start(struct vms_mm *mm, struct mm_inval *inv)
 
 static int invalidate_start(struct vms_mm *mm, struct mm_inval *inv);
 
+/* The ends of the subscriptions that started, and the pair's read side. */
+static void invalidate_finish(struct mm_inval *inv)
+{
+	for (size_t i = 0; i < inv->started; i++) {
+		struct vms_mmu_notifier *sub = inv->subs->mn[i];
+
+		if (sub->ops->invalidate_range_end)
+			sub->ops->invalidate_range_end(sub, &inv->range);
+	}
+	if (inv->intervals)
+		iv_end(inv->range.mm);
+	vms_srcu_read_unlock(&inv->range.mm->srcu, inv->srcu_idx);
+}
+
 int mm_invalidate_start(struct vms_mm *mm, struct mm_inval *inv,
 			uint64_t start, uint64_t end, enum vms_mmu_event event,
 			bool blockable)
@@ -272,15 +286,7 @@ static int invalidate_start(struct vms_mm *mm, struct mm_inval *inv)
 		return 0;
 	}
 	/* Back out: those that started see their end, as if it completed. */
-	for (size_t i = 0; i < inv->started; i++) {
-		struct vms_mmu_notifier *sub = inv->subs->mn[i];
-
-		if (sub->ops->invalidate_range_end)
-			sub->ops->invalidate_range_end(sub, &inv->range);
-	}
-	if (inv->intervals)
-		iv_end(mm);
-	vms_srcu_read_unlock(&mm->srcu, inv->srcu_idx);
+	invalidate_finish(inv);
 	return -EAGAIN;
 }
 
@@ -289,15 +295,7 @@ void mm_invalidate_end(struct mm_inval *inv)
 	struct vms_mm *mm = inv->range.mm;
 
 	VMS_ASSERT(inv->started == inv->subs->nr_mn);
-	for (size_t i = 0; i < inv->started; i++) {
-		struct vms_mmu_notifier *sub = inv->subs->mn[i];
-
-		if (sub->ops->invalidate_range_end)
-			sub->ops->invalidate_range_end(sub, &inv->range);
-	}
-	if (inv->intervals)
-		iv_end(mm);
-	vms_srcu_read_unlock(&mm->srcu, inv->srcu_idx);
+	invalidate_finish(inv);
 	vms_stat_inc(&mm->st_inv_end, 1);
 }
 

@@ -356,9 +356,10 @@ static void restore_after_error(struct evict_ctx *c, struct vms_mm *mm,
 	vms_unlock(ptl);
 	if (mapped)
 		swap_free(sa, slot);
+	/* Dirty: the slot's copy is bad.  If the swap PTE moved (mremap),
+	 * the page stays cached for the fault that will come for it. */
 	page_set_flags(p, PG_dirty);
-	if (page_flags(p) & PG_swapcache)
-		swapcache_del(sa, p);
+	swapcache_put_unused(sa, p, 1, !mapped);
 	unlock_page(p);
 	lru_putback(p, true);
 }
@@ -391,8 +392,12 @@ static void evict_run(struct vms_mm *mm, struct vms_page **run,
 		_Atomic uint64_t *pte = page_pte_lock(run[i], mm, hvas[i], &ptl);
 
 		act[i] = KEEP;
-		if (!pte)
+		if (!pte) {
+			/* Unmapped since the snapshot: a copy nobody needs? */
+			if (page_flags(run[i]) & PG_swapcache)
+				swapcache_put_unused(c->phys->swap, run[i], 1, true);
 			continue;
+		}
 		act[i] = unmap_one_locked(c, run[i], pte);
 		vms_unlock(ptl);
 		if (act[i] >= DISCARD)

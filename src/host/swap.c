@@ -160,13 +160,13 @@ void swap_free(struct swap_area *sa, uint64_t slot)
 	VMS_ASSERT(sa->map[slot] & SWAP_COUNT);
 	sa->map[slot]--;
 	released = slot_release_locked(sa, slot);
-	/* Only the cache holds it now: a read-ahead page no PTE will ever
-	 * ask for.  Drop it unless someone is busy with it. */
+	/* Only the cache holds it now: a copy no PTE will ever ask for.
+	 * Drop it unless it is locked (its holder looks again) or being
+	 * written; other references recheck PG_swapcache under the lock. */
 	if (sa->map[slot] == SWAP_HAS_CACHE && sa->cache[slot] &&
 	    trylock_page(sa->cache[slot])) {
 		orphan = sa->cache[slot];
-		if (atomic_load(&orphan->refcount) == 1 &&
-		    !(page_flags(orphan) & PG_writeback)) {
+		if (!(page_flags(orphan) & PG_writeback)) {
 			sa->cache[slot] = NULL;
 			page_clear_flags(orphan, PG_swapcache);
 			sa->map[slot] = 0;
@@ -225,19 +225,26 @@ void swapcache_del(struct swap_area *sa, struct vms_page *page)
 bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 			  int held, bool orphans_only)
 {
-	bool unused;
+	bool drop;
 
 	VMS_ASSERT(page_flags(page) & PG_locked);
-	if (!(page_flags(page) & PG_swapcache))
+	if (!(page_flags(page) & PG_swapcache) ||
+	    (page_flags(page) & PG_writeback))
 		return false;
 	vms_lock(&sa->lock);
-	unused = atomic_load(&page->refcount) == 1 + held &&
-		 !(page_flags(page) & PG_writeback) &&
-		 (!orphans_only || sa->map[page->swap] == SWAP_HAS_CACHE);
+	if (!(sa->map[page->swap] & SWAP_COUNT))
+		/* No PTE can ask for the copy: it goes, whoever else holds
+		 * the page (they look at PG_swapcache under the page lock). */
+		drop = true;
+	else
+		/* PTEs hold the slot: the page may go only if its copy there
+		 * is good and nobody is about to map it. */
+		drop = !orphans_only && !(page_flags(page) & PG_dirty) &&
+		       atomic_load(&page->refcount) == 1 + held;
 	vms_unlock(&sa->lock);
-	if (unused)
+	if (drop)
 		swapcache_del(sa, page);
-	return unused;
+	return drop;
 }
 
 struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot)

@@ -1,7 +1,8 @@
 /* swap_file.c - a swap backend on a real file: slot n at offset n*4096,
- * O_DIRECT (a swap that filled the page cache would not free memory),
- * batches submitted through io_uring when the kernel allows it, pread and
- * pwrite otherwise; freed slots are punched out of the file. */
+ * O_DIRECT (a swap that filled the page cache would not free memory), runs
+ * of consecutive slots merged into one vectored transfer, batches
+ * submitted through io_uring when the kernel allows it, preadv/pwritev
+ * otherwise. */
 #define _GNU_SOURCE
 #include "host/host.h"
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef VMS_HAVE_LIBURING
@@ -17,14 +19,26 @@
 
 #define RING_ENTRIES 64
 
+#ifdef VMS_HAVE_LIBURING
+/* One ring per thread and backend: a ring shared by threads under a lock
+ * was seen to lose completions (a waiter spinning forever in liburing 2.3
+ * on kernel 6.18), and per-thread rings need no lock at all. */
+struct uring_slot {
+	struct io_uring ring;
+	struct swap_file *f;
+	struct uring_slot *next;        /* under f->rings_mu */
+};
+#endif
+
 struct swap_file {
 	struct vms_swap_backend be;
 	int fd;
 	bool uring;
 	bool direct;                    /* O_DIRECT took */
 #ifdef VMS_HAVE_LIBURING
-	pthread_mutex_t ring_mu;        /* one submitter at a time */
-	struct io_uring ring;
+	pthread_key_t key;              /* this thread's uring_slot */
+	pthread_mutex_t rings_mu;       /* protects rings */
+	struct uring_slot *rings;
 #endif
 };
 
@@ -50,51 +64,133 @@ static int file_rw_one(int fd, struct vms_swap_io *io, size_t done)
 	return 0;
 }
 
-#ifdef VMS_HAVE_LIBURING
-static int file_rw_uring(struct swap_file *f, struct vms_swap_io *io, size_t n)
+/* The length of the run of I/Os from @io that go the same way to
+ * consecutive slots (one vectored transfer), at most @max. */
+static size_t run_length(const struct vms_swap_io *io, size_t n, size_t max)
 {
+	size_t k = 1;
+
+	while (k < n && k < max && io[k].write == io[0].write &&
+	       io[k].slot == io[0].slot + k)
+		k++;
+	return k;
+}
+
+/* A run's result: all of it, or finish page by page (short transfers are
+ * legal, if rare). */
+static void run_done(int fd, struct vms_swap_io *io, size_t k, ssize_t res)
+{
+	for (size_t i = 0; i < k; i++) {
+		ssize_t mine = res - (ssize_t)(i * PAGE_SIZE);
+
+		if (res < 0)
+			io[i].res = (int)res;
+		else if (mine >= (ssize_t)PAGE_SIZE)
+			io[i].res = 0;
+		else
+			io[i].res = file_rw_one(fd, &io[i],
+						mine > 0 ? (size_t)mine : 0);
+	}
+}
+
+#define RUN_MAX 64
+
+#ifdef VMS_HAVE_LIBURING
+static void ring_unlink(struct swap_file *f, struct uring_slot *u)
+{
+	pthread_mutex_lock(&f->rings_mu);
+	for (struct uring_slot **pp = &f->rings; *pp; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	pthread_mutex_unlock(&f->rings_mu);
+}
+
+/* A thread that used the backend exits: its ring goes. */
+static void ring_destroy(void *arg)
+{
+	struct uring_slot *u = arg;
+
+	ring_unlink(u->f, u);
+	io_uring_queue_exit(&u->ring);
+	free(u);
+}
+
+/* This thread's ring, made on first use; NULL if the kernel refuses. */
+static struct io_uring *thread_ring(struct swap_file *f)
+{
+	struct uring_slot *u = pthread_getspecific(f->key);
+
+	if (u)
+		return &u->ring;
+	u = calloc(1, sizeof(*u));
+	if (!u || io_uring_queue_init(RING_ENTRIES, &u->ring, 0)) {
+		free(u);
+		return NULL;
+	}
+	u->f = f;
+	pthread_mutex_lock(&f->rings_mu);
+	u->next = f->rings;
+	f->rings = u;
+	pthread_mutex_unlock(&f->rings_mu);
+	if (pthread_setspecific(f->key, u)) {
+		ring_destroy(u);
+		return NULL;
+	}
+	return &u->ring;
+}
+
+static int file_rw_uring(struct io_uring *ring, int fd, struct vms_swap_io *io,
+			 size_t n)
+{
+	struct iovec iov[RING_ENTRIES][RUN_MAX];
+	struct vms_swap_io *first[RING_ENTRIES];
+	size_t len[RING_ENTRIES];
 	int err = 0;
 
-	pthread_mutex_lock(&f->ring_mu);
 	for (size_t at = 0; at < n && !err;) {
-		size_t batch = n - at < RING_ENTRIES ? n - at : RING_ENTRIES;
+		unsigned runs = 0;
 
-		for (size_t i = 0; i < batch; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&f->ring);
-			struct vms_swap_io *x = &io[at + i];
-			off_t off = (off_t)(x->slot << PAGE_SHIFT);
+		while (at < n && runs < RING_ENTRIES) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+			size_t k = run_length(&io[at], n - at, RUN_MAX);
+			off_t off = (off_t)(io[at].slot << PAGE_SHIFT);
 
-			if (x->write)
-				io_uring_prep_write(sqe, f->fd, x->buf, PAGE_SIZE, off);
+			for (size_t i = 0; i < k; i++)
+				iov[runs][i] = (struct iovec){ io[at + i].buf,
+							       PAGE_SIZE };
+			if (io[at].write)
+				io_uring_prep_writev(sqe, fd, iov[runs],
+						     (unsigned)k, off);
 			else
-				io_uring_prep_read(sqe, f->fd, x->buf, PAGE_SIZE, off);
-			io_uring_sqe_set_data(sqe, x);
+				io_uring_prep_readv(sqe, fd, iov[runs],
+						    (unsigned)k, off);
+			io_uring_sqe_set_data(sqe, (void *)(uintptr_t)runs);
+			first[runs] = &io[at];
+			len[runs++] = k;
+			at += k;
 		}
-		int r = io_uring_submit_and_wait(&f->ring, (unsigned)batch);
+		int r = io_uring_submit_and_wait(ring, runs);
 		if (r < 0) {
 			err = r;
 			break;
 		}
-		for (size_t got = 0; got < batch; got++) {
+		for (unsigned got = 0; got < runs; got++) {
 			struct io_uring_cqe *cqe;
 
-			r = io_uring_wait_cqe(&f->ring, &cqe);
+			r = io_uring_wait_cqe(ring, &cqe);
 			if (r < 0) {
 				err = r;
 				break;
 			}
-			struct vms_swap_io *x = io_uring_cqe_get_data(cqe);
+			uintptr_t run = (uintptr_t)io_uring_cqe_get_data(cqe);
 			int res = cqe->res;
 
-			io_uring_cqe_seen(&f->ring, cqe);
-			/* A short transfer finishes the slow way. */
-			x->res = res < 0 ? res
-				 : res == PAGE_SIZE ? 0
-						    : file_rw_one(f->fd, x, (size_t)res);
+			io_uring_cqe_seen(ring, cqe);
+			run_done(fd, first[run], len[run], res);
 		}
-		at += batch;
 	}
-	pthread_mutex_unlock(&f->ring_mu);
 	return err;
 }
 #endif
@@ -108,21 +204,27 @@ static int file_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 		if (io[i].slot >= be->nr_slots)
 			return -EINVAL;
 #ifdef VMS_HAVE_LIBURING
-	if (f->uring)
-		return file_rw_uring(f, io, n);
+	struct io_uring *ring = f->uring ? thread_ring(f) : NULL;
+
+	if (ring)
+		return file_rw_uring(ring, f->fd, io, n);
 #endif
-	for (size_t i = 0; i < n; i++)
-		io[i].res = file_rw_one(f->fd, &io[i], 0);
+	for (size_t at = 0; at < n;) {
+		struct iovec iov[RUN_MAX];
+		size_t k = run_length(&io[at], n - at, RUN_MAX);
+		off_t off = (off_t)(io[at].slot << PAGE_SHIFT);
+		ssize_t r;
+
+		for (size_t i = 0; i < k; i++)
+			iov[i] = (struct iovec){ io[at + i].buf, PAGE_SIZE };
+		do
+			r = io[at].write ? pwritev(f->fd, iov, (int)k, off)
+					 : preadv(f->fd, iov, (int)k, off);
+		while (r < 0 && errno == EINTR);
+		run_done(f->fd, &io[at], k, r < 0 ? -errno : r);
+		at += k;
+	}
 	return 0;
-}
-
-static void file_discard(struct vms_swap_backend *be, uint64_t slot)
-{
-	struct swap_file *f = container_of(be, struct swap_file, be);
-
-	/* Only a hint: a file system that cannot punch keeps the bytes. */
-	(void)fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)(slot << PAGE_SHIFT), PAGE_SIZE);
 }
 
 static void file_release(struct vms_swap_backend *be)
@@ -130,9 +232,17 @@ static void file_release(struct vms_swap_backend *be)
 	struct swap_file *f = container_of(be, struct swap_file, be);
 
 #ifdef VMS_HAVE_LIBURING
-	if (f->uring)
-		io_uring_queue_exit(&f->ring);
-	pthread_mutex_destroy(&f->ring_mu);
+	/* No I/O runs now; rings of threads still alive go here, as their
+	 * destructors will not run once the key is deleted. */
+	pthread_key_delete(f->key);
+	while (f->rings) {
+		struct uring_slot *u = f->rings;
+
+		f->rings = u->next;
+		io_uring_queue_exit(&u->ring);
+		free(u);
+	}
+	pthread_mutex_destroy(&f->rings_mu);
 #endif
 	close(f->fd);
 	free(f);
@@ -210,14 +320,23 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 	}
 	f->fd = fd;
 	f->direct = direct;
+	/* No discard: a freed slot is overwritten when reused, and punching
+	 * 4 KiB holes costs a synchronous device discard each (ext4 mounted
+	 * with -o discard), as the kernel's swap avoids without --discard. */
 	f->be = (struct vms_swap_backend){ .rw = file_rw,
-					   .discard = file_discard,
 					   .release = file_release,
 					   .nr_slots = slots,
 					   .name = "file" };
 #ifdef VMS_HAVE_LIBURING
-	pthread_mutex_init(&f->ring_mu, NULL);
-	f->uring = use_uring && io_uring_queue_init(RING_ENTRIES, &f->ring, 0) == 0;
+	pthread_mutex_init(&f->rings_mu, NULL);
+	if (pthread_key_create(&f->key, ring_destroy)) {
+		pthread_mutex_destroy(&f->rings_mu);
+		close(fd);
+		free(f);
+		return -EAGAIN;
+	}
+	/* The creator's ring tells whether the kernel allows io_uring. */
+	f->uring = use_uring && thread_ring(f);
 #else
 	(void)use_uring;
 #endif

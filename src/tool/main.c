@@ -53,19 +53,33 @@ int main(int argc, char **argv)
 
 /* ---- value parsers ---- */
 
-bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
-		const char **why)
+/* The decimal number @s starts with; *end after it. */
+static bool parse_number(const char *s, unsigned long long *v, char **end,
+			 const char **why)
 {
-	char *end;
-
 	if (!s || !isdigit((unsigned char)*s)) {
 		*why = "not a number";
 		return false;
 	}
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end) {
-		*why = errno ? "too large" : "not a whole number";
+	*v = strtoull(s, end, 10);
+	if (errno) {
+		*why = "too large";
+		return false;
+	}
+	return true;
+}
+
+bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		const char **why)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!parse_number(s, &v, &end, why))
+		return false;
+	if (*end) {
+		*why = "not a whole number";
 		return false;
 	}
 	if (v < min || v > max) {
@@ -76,23 +90,16 @@ bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	return true;
 }
 
-/* A number and a unit from @units; the bare number takes units[0]. */
+/* A number and a unit from @names; the bare number takes names[0]. */
 static bool parse_scaled(const char *s, const char *const *names,
 			 const uint64_t *scale, size_t n, uint64_t *out,
 			 const char **why)
 {
+	unsigned long long v;
 	char *end;
 
-	if (!s || !isdigit((unsigned char)*s)) {
-		*why = "not a number";
+	if (!parse_number(s, &v, &end, why))
 		return false;
-	}
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno) {
-		*why = "too large";
-		return false;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (strcasecmp(end, names[i]))
 			continue;
