@@ -102,24 +102,38 @@ static void add(struct samples *s, double v)
 
 /* ---- vmsync's side ---- */
 
-static int vms_swap_rep(const struct bench_cfg *cfg, const uint64_t *order)
+/* One pool and swap area for every repetition, as the kernel's swap file
+ * lives across them: a new file would pay its file system's first-write
+ * costs in every repetition. */
+static int vms_swap_setup(const struct bench_cfg *cfg, struct vms_phys **phys)
 {
-	uint64_t n = cfg->pages, hva, v;
+	uint64_t n = cfg->pages;
 	struct vms_phys_config pc = { .nr_nodes = 1,
 				      .node_frames = { n + n / 8 + 1024 } };
 	struct vms_swap_backend *be;
-	struct vms_phys *phys;
+	int r;
+
+	if ((r = vms_phys_create(&pc, phys)))
+		return r;
+	if ((r = vms_swap_file_create(cfg->dir, (n + 64) * PAGE, true, &be)) ||
+	    (r = vms_swap_on(*phys, be, 0, 0))) {
+		vms_phys_destroy(*phys);
+		*phys = NULL;
+	}
+	return r;
+}
+
+static int vms_swap_rep(const struct bench_cfg *cfg, struct vms_phys *phys,
+			const uint64_t *order)
+{
+	uint64_t n = cfg->pages, hva, v;
+	struct vms_vmstat before;
 	struct vms_mm *mm;
 	int r;
 
-	if ((r = vms_phys_create(&pc, &phys)))
+	vms_phys_vmstat(phys, &before);
+	if ((r = vms_mm_create(phys, NULL, &mm)))
 		return r;
-	if ((r = vms_swap_file_create(cfg->dir, (n + 64) * PAGE, true, &be)) ||
-	    (r = vms_swap_on(phys, be, 0, 0)) ||
-	    (r = vms_mm_create(phys, NULL, &mm))) {
-		vms_phys_destroy(phys);
-		return r;
-	}
 	r = vms_mmap(mm, 0, n * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
 		     VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva);
 	for (uint64_t i = 0; !r && i < n; i++) {
@@ -150,10 +164,9 @@ static int vms_swap_rep(const struct bench_cfg *cfg, const uint64_t *order)
 
 	struct vms_vmstat vs;
 	vms_phys_vmstat(phys, &vs);
-	if (!r && vs.pswpin < n)        /* the reads must have been real */
+	if (!r && vs.pswpin - before.pswpin < n) /* the reads were real */
 		r = -EIO;
 	vms_mm_destroy(mm);
-	vms_phys_destroy(phys);
 	return r;
 }
 
@@ -558,13 +571,14 @@ int cmd_bench(int argc, char **argv)
 	printf("vmsync bench: %llu pages, %u repetitions%s\n",
 	       (unsigned long long)cfg.pages, cfg.reps,
 	       kskip ? "" : ", kernel swap on a file beside vmsync's");
-	int err = 0;
+	struct vms_phys *swap_phys = NULL;
+	int err = vms_swap_setup(&cfg, &swap_phys);
 	for (unsigned rep = 0; rep <= cfg.reps && !err; rep++) {
 		/* Repetition 0 warms up; its samples are dropped. */
 		struct figure saved[NR_FIGURES];
 
 		memcpy(saved, figures, sizeof(saved));
-		err = vms_swap_rep(&cfg, order);
+		err = vms_swap_rep(&cfg, swap_phys, order);
 		if (!err)
 			err = vms_migrate_rep(&cfg);
 		if (!kskip)
@@ -577,6 +591,7 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "\n");
+	vms_phys_destroy(swap_phys);
 	kswap_teardown(&k);
 	free(order);
 	if (err) {
