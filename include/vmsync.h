@@ -312,7 +312,9 @@ const char *vms_swap_file_engine(struct vms_swap_backend *be);
 /* Gives @phys a swap area on @be (owned by phys from here on, released with
  * it) and starts its background reclaimer, which keeps free frames of each
  * node between the watermarks (frames; 0: defaults of 1/64 and 1/32 of the
- * node).  -EBUSY if phys has one already. */
+ * node).  -EBUSY if phys has one already, -EINVAL for a bad backend or
+ * watermarks, -ENOMEM, -EAGAIN if the thread cannot start; on any error
+ * @be stays the caller's. */
 int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		uint64_t low_watermark, uint64_t high_watermark);
 
@@ -351,6 +353,8 @@ struct vms_vmstat {
 	uint64_t direct_reclaim; /* allocations that had to reclaim */
 	uint64_t pgmigrate;      /* pages moved between nodes */
 	uint64_t swap_write_errors, swap_read_errors;
+	uint64_t refault;        /* faults on evicted pages: pgmajfault +
+				  * swapcache_hit */
 };
 void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st);
 

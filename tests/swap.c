@@ -186,6 +186,7 @@ static void test_pageout_willneed(void)
 	CHECK_EQ(b.pswpin, a.pswpin);
 	CHECK(b.swapcache_hit - a.swapcache_hit >= 128, "hits %" PRIu64,
 	      b.swapcache_hit - a.swapcache_hit);
+	CHECK_EQ(b.refault, b.pgmajfault + b.swapcache_hit);
 
 	/* Read back and unchanged, each has a valid copy: a second PAGEOUT
 	 * drops them without writing. */

@@ -376,4 +376,5 @@ void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st)
 	C(clean_drop); C(direct_reclaim); C(pgmigrate); C(swap_write_errors);
 	C(swap_read_errors);
 #undef C
+	st->refault = st->pgmajfault + st->swapcache_hit;
 }

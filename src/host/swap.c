@@ -64,6 +64,15 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		phys->kswapd_running = !r;
 	}
 	pthread_mutex_unlock(&phys->kswapd_mu);
+	if (r) {
+		/* Nothing swapped yet: undo, and the backend stays the
+		 * caller's. */
+		atomic_store(&phys->swap, NULL);
+		vms_lock_destroy(&sa->lock);
+		free(sa->map);
+		free(sa->cache);
+		free(sa);
+	}
 	return r;
 }
 

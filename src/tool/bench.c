@@ -115,8 +115,10 @@ static int vms_swap_setup(const struct bench_cfg *cfg, struct vms_phys **phys)
 
 	if ((r = vms_phys_create(&pc, phys)))
 		return r;
-	if ((r = vms_swap_file_create(cfg->dir, (n + 64) * PAGE, true, &be)) ||
-	    (r = vms_swap_on(*phys, be, 0, 0))) {
+	r = vms_swap_file_create(cfg->dir, (n + 64) * PAGE, true, &be);
+	if (!r && (r = vms_swap_on(*phys, be, 0, 0)))
+		be->release(be);
+	if (r) {
 		vms_phys_destroy(*phys);
 		*phys = NULL;
 	}

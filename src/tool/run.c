@@ -363,8 +363,10 @@ static int run_setup(void)
 	}
 	R.swap_engine = vms_swap_file_engine(be);
 	r = vms_swap_on(R.phys, be, 0, 0);
-	if (r)
+	if (r) {
+		be->release(be);
 		return r;
+	}
 	r = vms_mm_create(R.phys, NULL, &R.mm);
 	if (r)
 		return r;
@@ -573,6 +575,9 @@ int cmd_run(int argc, char **argv)
 	if (!vcpus || !seeds || (r = run_setup())) {
 		fprintf(stderr, "vmsync run: setup failed: %s\n",
 			strerror(vcpus && seeds ? -r : ENOMEM));
+		run_teardown();
+		free(vcpus);
+		free(seeds);
 		return EXIT_ERROR;
 	}
 	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots on "
