@@ -46,6 +46,16 @@ expect 2 "host-mem above guest" -- run --guest-mem 8M --host-mem 16M
 expect 2 "host-mem unaligned" -- run --host-mem 1000000
 expect 2 "swap too small" -- run --swap 4K
 expect 3 "swap in a missing dir" -- run --swap /nonexistent/dir/x --duration 300ms --quiet
+for w in verify zipf stream kv idle; do
+	expect 0 "workload $w" -- run --workload $w --guest-mem 8M --ops 2000 --quiet
+	grep -q "^verdict: verified$" <<<"$LAST" || { echo "FAIL: $w did not verify"; fail=$((fail + 1)); }
+done
+expect 0 "no churn, tiering, theta" -- run --workload zipf --no-churn --tiering --zipf-theta 0.5 --guest-mem 8M --duration 300ms --quiet
+grep -q "dontneed 0 remap 0 free 0 mprotect 0" <<<"$LAST" || { echo "FAIL: --no-churn churned"; fail=$((fail + 1)); }
+expect 2 "unknown workload" -- run --workload nope
+expect 2 "theta 1" -- run --zipf-theta 1
+expect 2 "theta text" -- run --zipf-theta x
+expect 2 "ops 0" -- run --ops 0
 expect 0 "bench help" -- bench --help
 expect 2 "bench bad pages" -- bench --pages 10
 expect 2 "bench bad reps" -- bench --reps 0

@@ -61,19 +61,7 @@ static struct figure figures[NR_FIGURES] = {
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return tool_now_ns() / 1e9;
 }
 
 /* A random order of 0..n-1, the same for vmsync and the anchor. */
@@ -86,7 +74,7 @@ static uint64_t *permutation(uint64_t n, uint64_t seed)
 	for (uint64_t i = 0; i < n; i++)
 		p[i] = i;
 	for (uint64_t i = n; i > 1; i--) {
-		uint64_t j = rnd(&seed) % i, t = p[i - 1];
+		uint64_t j = tool_rand(&seed) % i, t = p[i - 1];
 
 		p[i - 1] = p[j];
 		p[j] = t;

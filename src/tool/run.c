@@ -2,7 +2,7 @@
  * guest RAM while a host thread discards, protects, remaps and moves that
  * RAM under them; prints what happened and a verdict. */
 #define _GNU_SOURCE
-#include "tool/tool.h"
+#include "tool/run.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,88 +16,17 @@
 
 #include "vmsync.h"
 
-#define PAGE VMS_PAGE_SIZE
-#define CHUNK_PAGES 256              /* what one vCPU pass touches */
-#define NR_SLOTS 4
-#define MAX_REPORTED 5
-
-struct run_cfg {
-	unsigned vcpus;
-	uint64_t guest_mem;
-	uint64_t host_mem;          /* frames, in bytes; 0: guest_mem / 4 */
-	const char *swap_path;      /* file or directory; NULL: $TMPDIR */
-	uint64_t swap_size;         /* 0: guest_mem */
-	uint64_t duration_ns;
-	uint64_t seed;
-	bool quiet;
-};
-
-#define NR_NODES 2
-
-/*
- * A chunk of guest RAM and what it must hold.  A vCPU pass and a host
- * discard each own a chunk by trylock (a vCPU must never block in guest
- * mode: a flush could be waiting for it).  zero: discarded since the last
- * pass; else the pages hold pattern(gfn, gen).
- */
-struct chunk {
-	pthread_mutex_t lock;
-	uint32_t gen;
-	bool zero;
-};
-
-/* A memslot over one mapping that moves between two homes. */
-struct slot {
-	unsigned id;
-	uint64_t gfn, npages, home[2];
-	_Atomic uint64_t hva;
-	int at;
-};
-
-struct mismatch {
-	uint64_t gpa, want, got;
-};
-
-static struct run {
-	struct run_cfg cfg;
-	struct vms_phys *phys;
-	struct vms_mm *mm;
-	struct vms_vm *vm;
-	struct slot slots[NR_SLOTS];
-	struct chunk *chunks;
-	uint64_t nr_chunks;
-	atomic_bool stop;
-	_Atomic uint64_t passes, bytes, refused, mismatches, host_ops[10];
-	pthread_mutex_t report_lock;
-	struct mismatch reported[MAX_REPORTED];
-	int error;                          /* first fatal error, -errno */
-	const char *swap_engine;
-} R;
+struct run R;
 
 static const char *const host_op_names[] = {
-	"dontneed", "remap", "mprotect", "free", "cold", "slot-move",
+	"dontneed", "remap", "free", "mprotect", "cold", "slot-move",
 	"slot-readd", "pageout", "willneed", "migrate",
 };
 #define NR_HOST_OPS (sizeof(host_op_names) / sizeof(host_op_names[0]))
+/* Ops from here on keep contents: any workload takes them. */
+#define FIRST_KEEPING_OP 3
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
+void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
 {
 	uint64_t base = gfn << 32 | gen;
 
@@ -105,7 +34,7 @@ static void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
 		page[k] = gen ? base ^ (k * 0x9e3779b97f4a7c15ull) : 0;
 }
 
-static void fail(int err)
+void run_fail(int err)
 {
 	int zero = 0;
 
@@ -114,15 +43,27 @@ static void fail(int err)
 	atomic_store(&R.stop, true);
 }
 
-/* ---- the guest program ---- */
+bool run_tick(uint64_t ops, uint64_t bytes)
+{
+	uint64_t n = atomic_fetch_add_explicit(&R.ops, ops, memory_order_relaxed);
+
+	if (bytes)
+		atomic_fetch_add_explicit(&R.bytes, bytes, memory_order_relaxed);
+	if (R.cfg.ops && n + ops >= R.cfg.ops)
+		atomic_store(&R.stop, true);
+	return !atomic_load_explicit(&R.stop, memory_order_relaxed);
+}
+
+/* ---- the guest's accesses ---- */
 
 /* One access, retried while the host holds the page away (unmapped,
  * read-only or between memslots): those refusals are part of the run. */
-static bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, bool write)
+bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len,
+	      bool write)
 {
 	for (unsigned tries = 0;; tries++) {
-		int r = write ? vms_guest_write(v, gpa, buf, PAGE)
-			      : vms_guest_read(v, gpa, buf, PAGE);
+		int r = write ? vms_guest_write(v, gpa, buf, len)
+			      : vms_guest_read(v, gpa, buf, len);
 		if (r == 0)
 			return true;
 		const struct vms_exit *e = vms_vcpu_exit(v);
@@ -133,7 +74,7 @@ static bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, bool write)
 				"good (exit %d, %s)\n",
 				vms_vcpu_id(v), (unsigned long long)gpa, e->reason,
 				strerror(-e->error));
-			fail(e->error ? e->error : -EIO);
+			run_fail(e->error ? e->error : -EIO);
 			return false;
 		}
 		atomic_fetch_add_explicit(&R.refused, 1, memory_order_relaxed);
@@ -143,7 +84,7 @@ static bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, bool write)
 	}
 }
 
-static void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got)
+void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got)
 {
 	uint64_t n = atomic_fetch_add(&R.mismatches, 1);
 
@@ -152,74 +93,6 @@ static void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got)
 		R.reported[n] = (struct mismatch){ gpa, want, got };
 		pthread_mutex_unlock(&R.report_lock);
 	}
-}
-
-/* Checks every page of chunk @c holds what it must. */
-static bool verify_chunk(struct vms_vcpu *v, uint64_t c, uint64_t *buf,
-			 uint64_t *want)
-{
-	for (uint64_t p = 0; p < CHUNK_PAGES; p++) {
-		uint64_t gfn = c * CHUNK_PAGES + p;
-
-		if (!guest_io(v, gfn * PAGE, buf, false))
-			return false;
-		pattern(want, gfn, R.chunks[c].zero ? 0 : R.chunks[c].gen);
-		if (memcmp(buf, want, PAGE)) {
-			for (size_t k = 0; k < PAGE / 8; k++)
-				if (buf[k] != want[k]) {
-					note_mismatch(gfn * PAGE + k * 8, want[k],
-						      buf[k]);
-					break;
-				}
-		}
-	}
-	atomic_fetch_add_explicit(&R.bytes, CHUNK_PAGES * PAGE,
-				  memory_order_relaxed);
-	return true;
-}
-
-static int guest_verify(struct vms_vcpu *v, void *arg)
-{
-	uint64_t rng = *(uint64_t *)arg;
-	uint64_t *buf = malloc(PAGE), *want = malloc(PAGE);
-
-	if (!buf || !want) {
-		fail(-ENOMEM);
-		free(buf);
-		free(want);
-		return -ENOMEM;
-	}
-	while (!atomic_load(&R.stop)) {
-		uint64_t c = rnd(&rng) % R.nr_chunks;
-		struct chunk *ch = &R.chunks[c];
-
-		if (pthread_mutex_trylock(&ch->lock))
-			continue;
-		/* What the last pass (or a discard) left, then a new
-		 * generation written and read back. */
-		bool ok = verify_chunk(v, c, buf, want);
-		if (ok) {
-			ch->gen++;
-			ch->zero = false;
-			for (uint64_t p = 0; ok && p < CHUNK_PAGES; p++) {
-				uint64_t gfn = c * CHUNK_PAGES + p;
-
-				pattern(buf, gfn, ch->gen);
-				ok = guest_io(v, gfn * PAGE, buf, true);
-			}
-			atomic_fetch_add_explicit(&R.bytes, CHUNK_PAGES * PAGE,
-						  memory_order_relaxed);
-		}
-		if (ok)
-			ok = verify_chunk(v, c, buf, want);
-		pthread_mutex_unlock(&ch->lock);
-		if (ok)
-			atomic_fetch_add_explicit(&R.passes, 1,
-						  memory_order_relaxed);
-	}
-	free(buf);
-	free(want);
-	return 0;
 }
 
 /* ---- the host's churn ---- */
@@ -296,8 +169,10 @@ static void *host_churn(void *arg)
 	uint64_t rng = *(uint64_t *)arg;
 
 	while (!atomic_load(&R.stop)) {
-		uint64_t x = rnd(&rng);
-		unsigned op = x % NR_HOST_OPS;
+		uint64_t x = tool_rand(&rng);
+		/* Discards only where the workload's oracle knows of them. */
+		unsigned first = R.cfg.workload->discards ? 0 : FIRST_KEEPING_OP;
+		unsigned op = first + x % (NR_HOST_OPS - first);
 		uint64_t c = (x >> 8) % R.nr_chunks, hva;
 		struct slot *s = slot_of_chunk(c, &hva);
 		uint64_t len = (1 + (x >> 40) % CHUNK_PAGES) * PAGE;
@@ -306,14 +181,14 @@ static void *host_churn(void *arg)
 		switch (op) {
 		case 0: r = host_discard(c, 0); break;
 		case 1: r = host_discard(c, 1); break;
-		case 2:
+		case 2: r = host_discard(c, 3); break;
+		case 3:
 			r = vms_mprotect(R.mm, hva, len, VMS_PROT_READ);
 			usleep(100);
 			if (!r)
 				r = vms_mprotect(R.mm, hva, len,
 						 VMS_PROT_READ | VMS_PROT_WRITE);
 			break;
-		case 3: r = host_discard(c, 3); break;
 		case 4: r = vms_madvise(R.mm, hva, len, VMS_MADV_COLD); break;
 		case 5: r = host_slot_move(s); break;
 		case 6: r = host_slot_readd(s); break;
@@ -328,7 +203,7 @@ static void *host_churn(void *arg)
 		if (r) {
 			fprintf(stderr, "vmsync: host %s failed: %s\n",
 				host_op_names[op], strerror(-r));
-			fail(r);
+			run_fail(r);
 			break;
 		}
 		atomic_fetch_add_explicit(&R.host_ops[op], 1,
@@ -435,8 +310,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmsync run [options]\n\n"
-		"Runs a VM whose vCPUs write and verify patterns in guest RAM while a\n"
-		"host thread discards, write-protects, remaps and moves that RAM.\n\n"
+		"Runs a VM whose vCPUs run a workload in guest RAM, checking every read\n"
+		"against an oracle, while the host swaps, migrates, write-protects,\n"
+		"remaps and moves that RAM under them.\n\n"
 		"  --vcpus N          vCPU threads (1-64; default 2)\n"
 		"  --guest-mem SIZE   guest RAM, K/M/G suffixes (4M-64G, a multiple\n"
 		"                     of 4M; default 256M)\n"
@@ -445,8 +321,17 @@ static void usage(FILE *f)
 		"  --swap PATH|SIZE   swap file: a directory to make it in, a new file,\n"
 		"                     or a size (default: in $TMPDIR, as large as guest\n"
 		"                     RAM)\n"
+		"  --workload NAME    the guest program (default verify):\n");
+	for (size_t i = 0; i < nr_workloads; i++)
+		fprintf(f, "                       %-7s %s\n", workloads[i].name,
+			workloads[i].what);
+	fprintf(f,
+		"  --zipf-theta X     skew of zipf and kv keys, 0 < X < 1 (default 0.99)\n"
 		"  --duration TIME    how long, s/ms suffixes (default 10s)\n"
+		"  --ops N            stop after N guest operations instead\n"
 		"  --seed N           seed of every random choice (default 1)\n"
+		"  --no-churn         no host storm: only reclaim acts on guest RAM\n"
+		"  --tiering          the reclaimer moves recently used pages to node 0\n"
 		"  --quiet            no progress lines\n"
 		"  --help             this help\n\n"
 		"Exit: 0 verified, 1 mismatches, 2 bad usage, 3 error.\n");
@@ -459,14 +344,20 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "duration", 1, 0, 'd' }, { "seed", 1, 0, 's' },
 		{ "quiet", 0, 0, 'q' },    { "help", 0, 0, 'h' },
 		{ "host-mem", 1, 0, 'H' }, { "swap", 1, 0, 'S' },
+		{ "workload", 1, 0, 'w' }, { "ops", 1, 0, 'o' },
+		{ "no-churn", 0, 0, 'n' }, { "tiering", 0, 0, 't' },
+		{ "zipf-theta", 1, 0, 'z' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
+	bool duration_given = false;
 	uint64_t v;
 	int c;
 
 	*cfg = (struct run_cfg){ .vcpus = 2, .guest_mem = 256ull << 20,
-				 .duration_ns = 10000000000ull, .seed = 1 };
+				 .duration_ns = 10000000000ull, .seed = 1,
+				 .workload = &workloads[0], .churn = true,
+				 .zipf_theta = 0.99 };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -487,6 +378,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			}
 			break;
 		case 'd':
+			duration_given = true;
 			ok = parse_time(optarg, &cfg->duration_ns, &why);
 			if (ok && (cfg->duration_ns < 1000000ull ||
 				   cfg->duration_ns > 86400000000000ull)) {
@@ -513,6 +405,33 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 				why = "a swap size must be at least 1M";
 				ok = false;
 			}
+			break;
+		case 'w':
+			cfg->workload = workload_find(optarg);
+			if (!cfg->workload) {
+				why = "no such workload (see --help)";
+				ok = false;
+			}
+			break;
+		case 'o':
+			ok = parse_uint(optarg, 1, UINT64_MAX, &cfg->ops, &why);
+			break;
+		case 'z': {
+			char *end;
+
+			cfg->zipf_theta = strtod(optarg, &end);
+			if (*end || end == optarg || !(cfg->zipf_theta > 0) ||
+			    !(cfg->zipf_theta < 1)) {
+				why = "must be a number between 0 and 1";
+				ok = false;
+			}
+			break;
+		}
+		case 'n':
+			cfg->churn = false;
+			break;
+		case 't':
+			cfg->tiering = true;
 			break;
 		case 'q':
 			cfg->quiet = true;
@@ -546,6 +465,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			argv[optind]);
 		return -1;
 	}
+	if (cfg->ops && !duration_given)
+		cfg->duration_ns = 0;           /* --ops alone: no time limit */
 	if (!cfg->host_mem)
 		cfg->host_mem = cfg->guest_mem / 4;
 	if (!cfg->swap_size)
@@ -563,7 +484,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 int cmd_run(int argc, char **argv)
 {
 	struct vms_vcpu **vcpus;
-	uint64_t *seeds, rng, host_seed;
+	struct vcpu_arg *args;
+	uint64_t rng, host_seed;
 	pthread_t host;
 	int r = parse_args(argc, argv, &R.cfg);
 
@@ -571,52 +493,64 @@ int cmd_run(int argc, char **argv)
 		return r > 0 ? EXIT_VERIFIED : EXIT_USAGE;
 	pthread_mutex_init(&R.report_lock, NULL);
 	vcpus = calloc(R.cfg.vcpus, sizeof(*vcpus));
-	seeds = calloc(R.cfg.vcpus, sizeof(*seeds));
-	if (!vcpus || !seeds || (r = run_setup())) {
+	args = calloc(R.cfg.vcpus, sizeof(*args));
+	if (!vcpus || !args || (r = run_setup())) {
 		fprintf(stderr, "vmsync run: setup failed: %s\n",
-			strerror(vcpus && seeds ? -r : ENOMEM));
+			strerror(vcpus && args ? -r : ENOMEM));
 		run_teardown();
 		free(vcpus);
-		free(seeds);
+		free(args);
 		return EXIT_ERROR;
 	}
+	vms_phys_set_tiering(R.phys, R.cfg.tiering);
 	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots on "
 	       "%llu MiB of host frames (%d nodes), swap %llu MiB (%s),\n"
-	       "            %llu MiB touched per pass, %.1f s, seed %llu\n",
+	       "            workload %s, host churn %s%s, ",
 	       R.cfg.vcpus, (unsigned long long)(R.cfg.guest_mem >> 20), NR_SLOTS,
 	       (unsigned long long)(R.cfg.host_mem >> 20), NR_NODES,
 	       (unsigned long long)(R.cfg.swap_size >> 20), R.swap_engine,
-	       (unsigned long long)(CHUNK_PAGES * PAGE >> 20),
-	       R.cfg.duration_ns / 1e9, (unsigned long long)R.cfg.seed);
+	       R.cfg.workload->name,
+	       !R.cfg.churn ? "off" : R.cfg.workload->discards ? "on"
+							     : "on (keeping contents)",
+	       R.cfg.tiering ? ", tiering" : "");
+	if (R.cfg.duration_ns)
+		printf("%.1f s", R.cfg.duration_ns / 1e9);
+	if (R.cfg.ops)
+		printf("%s%llu ops", R.cfg.duration_ns ? " or " : "",
+		       (unsigned long long)R.cfg.ops);
+	printf(", seed %llu\n", (unsigned long long)R.cfg.seed);
 
 	rng = R.cfg.seed;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tool_now_ns();
 	unsigned started = 0;
 	for (; started < R.cfg.vcpus; started++) {
-		seeds[started] = rnd(&rng);
-		r = vms_vcpu_start(R.vm, guest_verify, &seeds[started],
+		args[started] = (struct vcpu_arg){ .idx = started,
+						   .seed = tool_rand(&rng) };
+		r = vms_vcpu_start(R.vm, R.cfg.workload->run, &args[started],
 				   &vcpus[started]);
 		if (r) {
-			fail(r);
+			run_fail(r);
 			break;
 		}
 	}
-	host_seed = rnd(&rng);
-	bool host_up = !r && !pthread_create(&host, NULL, host_churn, &host_seed);
-	if (!host_up && !r)
-		fail(-EAGAIN);
+	host_seed = tool_rand(&rng);
+	bool host_up = !r && R.cfg.churn &&
+		       !pthread_create(&host, NULL, host_churn, &host_seed);
+	if (!host_up && !r && R.cfg.churn)
+		run_fail(-EAGAIN);
 
 	struct vms_vm_stats prev = { 0 }, st;
 	uint64_t prev_bytes = 0, last = t0;
 	while (!atomic_load(&R.stop)) {
-		uint64_t now = now_ns();
+		uint64_t now = tool_now_ns();
 
-		if (now - t0 >= R.cfg.duration_ns)
+		if (R.cfg.duration_ns && now - t0 >= R.cfg.duration_ns)
 			break;
-		uint64_t left = R.cfg.duration_ns - (now - t0);
+		uint64_t left = R.cfg.duration_ns ? R.cfg.duration_ns - (now - t0)
+						  : 100000000;
 		struct timespec ts = { 0, left < 100000000 ? (long)left : 100000000 };
 		nanosleep(&ts, NULL);
-		now = now_ns();
+		now = tool_now_ns();
 		if (!R.cfg.quiet && now - last >= 1000000000ull) {
 			uint64_t bytes = atomic_load(&R.bytes);
 
@@ -633,15 +567,15 @@ int cmd_run(int argc, char **argv)
 		pthread_join(host, NULL);
 	for (unsigned i = 0; i < started; i++)
 		vms_vcpu_join(vcpus[i], NULL);
-	double secs = (now_ns() - t0) / 1e9;
+	double secs = (tool_now_ns() - t0) / 1e9;
 
 	struct vms_mm_stats ms;
 	vms_vm_stats(R.vm, &st);
 	vms_mm_stats(R.mm, &ms);
 	uint64_t accesses = st.guest_reads + st.guest_writes;
 	printf("\nsummary after %.1f s\n", secs);
-	printf("  guest passes      %10llu  (%llu MiB moved, %.0f MiB/s)\n",
-	       (unsigned long long)R.passes,
+	printf("  guest operations  %10llu  (%.0f/s; %llu MiB moved, %.0f MiB/s)\n",
+	       (unsigned long long)R.ops, R.ops / secs,
 	       (unsigned long long)(R.bytes >> 20), (R.bytes >> 20) / secs);
 	printf("  guest accesses    %10llu  (%.0f/s)\n",
 	       (unsigned long long)accesses, accesses / secs);
@@ -700,6 +634,6 @@ int cmd_run(int argc, char **argv)
 	}
 	run_teardown();
 	free(vcpus);
-	free(seeds);
+	free(args);
 	return rc;
 }

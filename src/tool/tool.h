@@ -22,4 +22,8 @@ bool parse_time(const char *s, uint64_t *out_ns, const char **why);
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		const char **why);
 
+/* splitmix64: seeded, the same sequence on every machine. */
+uint64_t tool_rand(uint64_t *state);
+uint64_t tool_now_ns(void);
+
 #endif /* VMS_TOOL_H */

@@ -1,0 +1,110 @@
+/* run.h - what `vmsync run` shares between its setup and churn (run.c)
+ * and its guest programs (workloads.c): the run's state, the guest's view
+ * of its RAM, the oracles' reporting. */
+#ifndef VMS_TOOL_RUN_H
+#define VMS_TOOL_RUN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "tool/tool.h"
+#include "vmsync.h"
+
+struct workload;
+
+#define PAGE VMS_PAGE_SIZE
+#define CHUNK_PAGES 256              /* what one vCPU pass touches */
+#define NR_SLOTS 4
+#define MAX_REPORTED 5
+
+struct run_cfg {
+	unsigned vcpus;
+	uint64_t guest_mem;
+	uint64_t host_mem;          /* frames, in bytes; 0: guest_mem / 4 */
+	const char *swap_path;      /* file or directory; NULL: $TMPDIR */
+	uint64_t swap_size;         /* 0: guest_mem */
+	uint64_t duration_ns;       /* 0 with ops set */
+	uint64_t ops;               /* stop after this many guest ops; 0: none */
+	uint64_t seed;
+	const struct workload *workload;
+	double zipf_theta;          /* skew of zipf and kv: 0 < theta < 1 */
+	bool quiet;
+	bool churn;                 /* the host's storm of operations */
+	bool tiering;
+};
+
+#define NR_NODES 2
+
+/*
+ * A chunk of guest RAM and what it must hold.  A vCPU pass and a host
+ * discard each own a chunk by trylock (a vCPU must never block in guest
+ * mode: a flush could be waiting for it).  zero: discarded since the last
+ * pass; else the pages hold pattern(gfn, gen).
+ */
+struct chunk {
+	pthread_mutex_t lock;
+	uint32_t gen;
+	bool zero;
+};
+
+/* A memslot over one mapping that moves between two homes. */
+struct slot {
+	unsigned id;
+	uint64_t gfn, npages, home[2];
+	_Atomic uint64_t hva;
+	int at;
+};
+
+struct mismatch {
+	uint64_t gpa, want, got;
+};
+
+struct run {
+	struct run_cfg cfg;
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	struct vms_vm *vm;
+	struct slot slots[NR_SLOTS];
+	struct chunk *chunks;
+	uint64_t nr_chunks;
+	atomic_bool stop;
+	_Atomic uint64_t ops, bytes, refused, mismatches, host_ops[10];
+	pthread_mutex_t report_lock;
+	struct mismatch reported[MAX_REPORTED];
+	int error;                          /* first fatal error, -errno */
+	const char *swap_engine;
+};
+extern struct run R;
+
+/* A guest program; every one checks what it reads against an oracle. */
+struct workload {
+	const char *name, *what;
+	/* May the host discard its memory (DONTNEED, remap, FREE)?  Only a
+	 * workload whose oracle knows of discards (verify) says yes; for the
+	 * others the churn keeps to operations that preserve contents. */
+	bool discards;
+	vms_guest_fn run;           /* arg: struct vcpu_arg */
+};
+
+struct vcpu_arg {
+	unsigned idx;               /* 0 .. vcpus-1 */
+	uint64_t seed;
+};
+
+extern const struct workload workloads[];
+extern const size_t nr_workloads;
+const struct workload *workload_find(const char *name);
+
+/* One page-sized access, retried while the host holds the page away
+ * (unmapped, read-only, between memslots); false on a real error, which
+ * then ends the run. */
+bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len,
+	      bool write);
+void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got);
+void run_fail(int err);
+/* Counts guest operations; true while the run goes on. */
+bool run_tick(uint64_t ops, uint64_t bytes);
+/* The guest page's contents for generation @gen (0: zeroes). */
+void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
+
+#endif /* VMS_TOOL_RUN_H */
