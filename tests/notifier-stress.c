@@ -585,8 +585,11 @@ int main(int argc, char **argv)
 	vms_mm_stats(mm, &ms);
 	CHECK_EQ(ms.resident, 0);
 	struct vms_vmstat vs;
+	/* Copies orphaned while someone held their page go on the next
+	 * sweep; then every slot must be back. */
+	vms_phys_drop_caches(phys);
 	vms_phys_vmstat(phys, &vs);
-	CHECK_EQ(vs.swap_used, 0);      /* every slot came back */
+	CHECK_EQ(vs.swap_used, 0);
 	vms_mm_destroy(mm);
 	for (unsigned i = 0; i < vs.nr_nodes; i++) {
 		struct vms_node_info ni;

@@ -94,6 +94,7 @@ struct vms_phys {
 	 * fault, the window it chose, where it was. */
 	atomic_uint ra_hits, ra_window;
 	_Atomic uint64_t ra_last_hva;
+	uint64_t sweep_cursor;          /* kswapd's, through the swap cache */
 
 	struct phys_stats st;
 };
@@ -287,6 +288,13 @@ void swapcache_del(struct swap_area *sa, struct vms_page *page);
  * (@held references) and the cache holds the page.  True if it left. */
 bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 			  int held, bool orphans_only);
+/* Drops the cached copies no PTE holds among @n slots from *@cursor on
+ * (advanced), waiting for busy pages when @wait.  Such orphans arise when
+ * the last PTE goes while someone holds the page locked; reclaim would
+ * get to them under pressure, this gets to them sooner.  Returns how many
+ * went. */
+uint64_t swapcache_sweep(struct swap_area *sa, uint64_t *cursor,
+			 uint64_t n, bool wait);
 /* The page cached at @slot with a reference taken, or NULL. */
 struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot);
 /* Reads / writes pages through the backend; counts errors and I/O. */

@@ -655,6 +655,9 @@ void *kswapd_main(void *arg)
 				pthread_rwlock_unlock(&phys->mms_lock);
 			}
 		}
+		if (phys->swap)
+			swapcache_sweep(phys->swap, &phys->sweep_cursor, 1024,
+					false);
 		/* Swap full or failing: do not spin on it. */
 		if (stuck) {
 			struct timespec ts = { 0, 5000000 };

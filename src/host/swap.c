@@ -256,6 +256,48 @@ bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 	return drop;
 }
 
+uint64_t swapcache_sweep(struct swap_area *sa, uint64_t *cursor,
+			 uint64_t n, bool wait)
+{
+	uint64_t dropped = 0;
+
+	for (uint64_t i = 0; i < n && i < sa->nr_slots; i++) {
+		uint64_t slot = (*cursor + i) % sa->nr_slots;
+		struct vms_page *page = NULL;
+
+		vms_lock(&sa->lock);
+		if (sa->cache[slot] && sa->map[slot] == SWAP_HAS_CACHE) {
+			page = sa->cache[slot];
+			page_get(page);
+		}
+		vms_unlock(&sa->lock);
+		if (!page)
+			continue;
+		if (wait)
+			lock_page(page);
+		if (wait || trylock_page(page)) {
+			/* Rechecked under the page lock: still cached there,
+			 * still wanted by no PTE? */
+			if (page->swap == slot &&
+			    swapcache_put_unused(sa, page, 1, true))
+				dropped++;
+			unlock_page(page);
+		}
+		page_put(page);
+	}
+	*cursor = (*cursor + n) % sa->nr_slots;
+	return dropped;
+}
+
+void vms_phys_drop_caches(struct vms_phys *phys)
+{
+	struct swap_area *sa = phys ? phys->swap : NULL;
+	uint64_t cursor = 0;
+
+	if (sa)
+		swapcache_sweep(sa, &cursor, sa->nr_slots, true);
+}
+
 struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot)
 {
 	struct vms_page *page;

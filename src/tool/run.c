@@ -5,6 +5,7 @@
 #include "tool/run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,11 +19,12 @@
 
 struct run R;
 
-static const char *const host_op_names[] = {
+const char *const host_op_names[] = {
 	"dontneed", "remap", "free", "mprotect", "cold", "slot-move",
 	"slot-readd", "pageout", "willneed", "migrate",
 };
-#define NR_HOST_OPS (sizeof(host_op_names) / sizeof(host_op_names[0]))
+#define NR_HOST_OPS 10
+const size_t nr_host_ops = NR_HOST_OPS;
 /* Ops from here on keep contents: any workload takes them. */
 #define FIRST_KEEPING_OP 3
 
@@ -292,17 +294,76 @@ static void run_teardown(void)
 	free(R.chunks);
 }
 
-static void print_line(double t, const struct vms_vm_stats *st,
-		       const struct vms_vm_stats *prev, uint64_t bytes,
-		       uint64_t prev_bytes, double dt)
+/* ---- the time series and the live view ---- */
+
+static void take_sample(struct sample *x, double t)
 {
-	printf("[%5.1fs] guest %7.1f MiB/s  faults %7.0f/s  invalidations "
-	       "%6.0f/s  flushes %6.0f/s  retries %6.0f/s\n",
-	       t, (double)(bytes - prev_bytes) / (1 << 20) / dt,
-	       (st->faults - prev->faults) / dt,
-	       (st->invalidations - prev->invalidations) / dt,
-	       (st->tlb_flushes - prev->tlb_flushes) / dt,
-	       (st->fault_retries - prev->fault_retries) / dt);
+	struct vms_vm_stats st;
+	struct vms_vmstat vs;
+
+	vms_vm_stats(R.vm, &st);
+	vms_phys_vmstat(R.phys, &vs);
+	*x = (struct sample){
+		.t = t,
+		.ops = atomic_load(&R.ops),
+		.bytes = atomic_load(&R.bytes),
+		.swap_used = vs.swap_used,
+		.faults = st.faults,
+		.retries = st.fault_retries,
+		.invalidations = st.invalidations,
+		.flushes = st.tlb_flushes,
+		.pgmajfault = vs.pgmajfault,
+		.pswpin = vs.pswpin,
+		.pswpout = vs.pswpout,
+		.pgmigrate = vs.pgmigrate,
+	};
+	for (unsigned i = 0; i < NR_NODES; i++) {
+		x->node_free[i] = vs.node[i].free;
+		x->node_resident[i] = vs.node[i].frames - vs.node[i].free;
+	}
+}
+
+static bool series_add(struct series *s, const struct sample *x)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct sample *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = *x;
+	return true;
+}
+
+/* One status line: on a terminal redrawn in place, elsewhere one line a
+ * sample.  Rates are over the last interval. */
+static void live_line(const struct sample *a, const struct sample *b,
+		      bool tty)
+{
+	double dt = b->t - a->t;
+	char eta[32] = "";
+
+	if (dt <= 0)
+		return;
+	if (R.cfg.duration_ns)
+		snprintf(eta, sizeof(eta), "/%.0fs", R.cfg.duration_ns / 1e9);
+	printf("%s[%5.1fs%s] ops %7.0f/s  res %5llu+%-5llu free %5llu+%-5llu "
+	       "swap %6llu  faults %6.0f/s  in %6.0f/s out %6.0f/s  mig %5.0f/s  "
+	       "inval %5.0f/s  flush %5.0f/s  retry %4.0f/s%s",
+	       tty ? "\r\033[K" : "", b->t, eta, (b->ops - a->ops) / dt,
+	       (unsigned long long)b->node_resident[0],
+	       (unsigned long long)b->node_resident[1],
+	       (unsigned long long)b->node_free[0],
+	       (unsigned long long)b->node_free[1],
+	       (unsigned long long)b->swap_used, (b->faults - a->faults) / dt,
+	       (b->pswpin - a->pswpin) / dt, (b->pswpout - a->pswpout) / dt,
+	       (b->pgmigrate - a->pgmigrate) / dt,
+	       (b->invalidations - a->invalidations) / dt,
+	       (b->flushes - a->flushes) / dt, (b->retries - a->retries) / dt,
+	       tty ? "" : "\n");
 	fflush(stdout);
 }
 
@@ -332,9 +393,24 @@ static void usage(FILE *f)
 		"  --seed N           seed of every random choice (default 1)\n"
 		"  --no-churn         no host storm: only reclaim acts on guest RAM\n"
 		"  --tiering          the reclaimer moves recently used pages to node 0\n"
+		"  --json FILE        the summary and a time series (every 250 ms) as\n"
+		"                     JSON; the schema is in vmsync(1)\n"
+		"  --report FILE      a self-contained HTML page with plots over time\n"
 		"  --quiet            no progress lines\n"
 		"  --help             this help\n\n"
 		"Exit: 0 verified, 1 mismatches, 2 bad usage, 3 error.\n");
+}
+
+static bool writable(const char *path, const char **why)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		*why = strerror(errno);
+		return false;
+	}
+	close(fd);
+	return true;
 }
 
 static int parse_args(int argc, char **argv, struct run_cfg *cfg)
@@ -346,7 +422,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "host-mem", 1, 0, 'H' }, { "swap", 1, 0, 'S' },
 		{ "workload", 1, 0, 'w' }, { "ops", 1, 0, 'o' },
 		{ "no-churn", 0, 0, 'n' }, { "tiering", 0, 0, 't' },
-		{ "zipf-theta", 1, 0, 'z' },
+		{ "zipf-theta", 1, 0, 'z' }, { "json", 1, 0, 'j' },
+		{ "report", 1, 0, 'r' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
@@ -427,6 +504,12 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			}
 			break;
 		}
+		case 'j':
+		case 'r':
+			/* Refused now, not after the run: can it be written? */
+			ok = writable(optarg, &why);
+			*(c == 'j' ? &cfg->json_path : &cfg->report_path) = optarg;
+			break;
 		case 'n':
 			cfg->churn = false;
 			break;
@@ -539,29 +622,33 @@ int cmd_run(int argc, char **argv)
 	if (!host_up && !r && R.cfg.churn)
 		run_fail(-EAGAIN);
 
-	struct vms_vm_stats prev = { 0 }, st;
-	uint64_t prev_bytes = 0, last = t0;
+	/* Samples every 250 ms: the time series of --json and --report, and
+	 * the live view (redrawn on a terminal, a line a second elsewhere). */
+	struct series series = { 0 };
+	struct sample cur, last_shown;
+	bool tty = isatty(STDOUT_FILENO);
+	take_sample(&cur, 0);
+	series_add(&series, &cur);
+	last_shown = cur;
 	while (!atomic_load(&R.stop)) {
 		uint64_t now = tool_now_ns();
 
 		if (R.cfg.duration_ns && now - t0 >= R.cfg.duration_ns)
 			break;
 		uint64_t left = R.cfg.duration_ns ? R.cfg.duration_ns - (now - t0)
-						  : 100000000;
-		struct timespec ts = { 0, left < 100000000 ? (long)left : 100000000 };
+						  : 250000000;
+		struct timespec ts = { 0, left < 250000000 ? (long)left : 250000000 };
 		nanosleep(&ts, NULL);
-		now = tool_now_ns();
-		if (!R.cfg.quiet && now - last >= 1000000000ull) {
-			uint64_t bytes = atomic_load(&R.bytes);
-
-			vms_vm_stats(R.vm, &st);
-			print_line((now - t0) / 1e9, &st, &prev, bytes, prev_bytes,
-				   (now - last) / 1e9);
-			prev = st;
-			prev_bytes = bytes;
-			last = now;
+		take_sample(&cur, (tool_now_ns() - t0) / 1e9);
+		if (!series_add(&series, &cur))
+			run_fail(-ENOMEM);
+		if (!R.cfg.quiet && (tty || cur.t - last_shown.t >= 1)) {
+			live_line(&last_shown, &cur, tty);
+			last_shown = cur;
 		}
 	}
+	if (tty && !R.cfg.quiet)
+		printf("\n");
 	atomic_store(&R.stop, true);
 	if (host_up)
 		pthread_join(host, NULL);
@@ -569,6 +656,9 @@ int cmd_run(int argc, char **argv)
 		vms_vcpu_join(vcpus[i], NULL);
 	double secs = (tool_now_ns() - t0) / 1e9;
 
+	take_sample(&cur, secs);
+	series_add(&series, &cur);
+	struct vms_vm_stats st;
 	struct vms_mm_stats ms;
 	vms_vm_stats(R.vm, &st);
 	vms_mm_stats(R.mm, &ms);
@@ -632,6 +722,25 @@ int cmd_run(int argc, char **argv)
 		printf("verdict: verified\n");
 		rc = EXIT_VERIFIED;
 	}
+
+	struct run_result res = {
+		.seconds = secs, .vm = st, .vmstat = vs, .mm = ms,
+		.series = &series,
+		.verdict = rc == EXIT_VERIFIED ? "verified"
+			   : rc == EXIT_MISMATCH ? "mismatches"
+						 : "error" };
+	const char *paths[2] = { R.cfg.json_path, R.cfg.report_path };
+	int (*writers[2])(const char *, const struct run_result *) = {
+		report_json, report_html };
+	for (int i = 0; i < 2; i++) {
+		if (!paths[i] || !(r = writers[i](paths[i], &res)))
+			continue;
+		fprintf(stderr, "vmsync run: cannot write %s: %s\n", paths[i],
+			strerror(-r));
+		if (rc == EXIT_VERIFIED)
+			rc = EXIT_ERROR;
+	}
+	free(series.v);
 	run_teardown();
 	free(vcpus);
 	free(args);

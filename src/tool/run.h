@@ -12,6 +12,8 @@
 
 struct workload;
 
+#define NR_NODES 2
+
 #define PAGE VMS_PAGE_SIZE
 #define CHUNK_PAGES 256              /* what one vCPU pass touches */
 #define NR_SLOTS 4
@@ -28,12 +30,13 @@ struct run_cfg {
 	uint64_t seed;
 	const struct workload *workload;
 	double zipf_theta;          /* skew of zipf and kv: 0 < theta < 1 */
+	const char *json_path;      /* --json FILE */
+	const char *report_path;    /* --report FILE */
 	bool quiet;
 	bool churn;                 /* the host's storm of operations */
 	bool tiering;
 };
 
-#define NR_NODES 2
 
 /*
  * A chunk of guest RAM and what it must hold.  A vCPU pass and a host
@@ -57,6 +60,22 @@ struct slot {
 
 struct mismatch {
 	uint64_t gpa, want, got;
+};
+
+/* One point of the time series: counters as they stood at t (cumulative;
+ * rates are differences). */
+struct sample {
+	double t;
+	uint64_t ops, bytes;
+	uint64_t node_free[NR_NODES], node_resident[NR_NODES];
+	uint64_t swap_used;
+	uint64_t faults, retries, invalidations, flushes;
+	uint64_t pgmajfault, pswpin, pswpout, pgmigrate;
+};
+
+struct series {
+	struct sample *v;
+	size_t n, cap;
 };
 
 struct run {
@@ -106,5 +125,20 @@ void run_fail(int err);
 bool run_tick(uint64_t ops, uint64_t bytes);
 /* The guest page's contents for generation @gen (0: zeroes). */
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
+
+/* What a run leaves behind (report.c): the machine-readable record and
+ * the self-contained HTML page.  0 or -errno. */
+struct run_result {
+	double seconds;
+	const char *verdict;        /* "verified", "mismatches", "error" */
+	struct vms_vm_stats vm;
+	struct vms_vmstat vmstat;
+	struct vms_mm_stats mm;
+	const struct series *series;
+};
+int report_json(const char *path, const struct run_result *res);
+int report_html(const char *path, const struct run_result *res);
+extern const char *const host_op_names[];
+extern const size_t nr_host_ops;
 
 #endif /* VMS_TOOL_RUN_H */

@@ -1,0 +1,291 @@
+/* report.c - what `vmsync run` leaves behind: the JSON record (summary and
+ * time series; schema in doc/run.schema.json and vmsync(1)) and a
+ * self-contained HTML page whose plots are inline SVG drawn here. */
+#define _GNU_SOURCE
+#include "tool/run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static FILE *open_out(const char *path)
+{
+	return fopen(path, "w");
+}
+
+static int close_out(FILE *f)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) || bad)
+		return -EIO;
+	return 0;
+}
+
+/* The counters of the summary, named as in the JSON and the page. */
+struct total {
+	const char *name;
+	uint64_t v;
+};
+
+static size_t totals(const struct run_result *r, struct total *t)
+{
+	const struct vms_vm_stats *m = &r->vm;
+	const struct vms_vmstat *s = &r->vmstat;
+	size_t n = 0;
+
+#define T(name, val) t[n++] = (struct total){ name, (uint64_t)(val) }
+	T("guest_ops", R.ops);
+	T("guest_bytes", R.bytes);
+	T("guest_reads", m->guest_reads);
+	T("guest_writes", m->guest_writes);
+	T("shadow_faults", m->faults);
+	T("fault_retries", m->fault_retries);
+	T("invalidations", m->invalidations);
+	T("sptes_zapped", m->zapped);
+	T("tlb_flushes", m->tlb_flushes);
+	T("flush_waits", m->flush_waits);
+	T("refused_accesses", R.refused);
+	T("invariant_violations", m->violations);
+	T("pgfault", s->pgfault);
+	T("pgmajfault", s->pgmajfault);
+	T("pswpin", s->pswpin);
+	T("pswpout", s->pswpout);
+	T("swapcache_hit", s->swapcache_hit);
+	T("pgscan", s->pgscan);
+	T("pgsteal", s->pgsteal);
+	T("lazyfree", s->lazyfree);
+	T("clean_drop", s->clean_drop);
+	T("pgmigrate", s->pgmigrate);
+	T("swap_write_errors", s->swap_write_errors);
+	T("swap_read_errors", s->swap_read_errors);
+#undef T
+	return n;
+}
+
+#define MAX_TOTALS 32
+
+int report_json(const char *path, const struct run_result *r)
+{
+	FILE *f = open_out(path);
+	const struct run_cfg *c = &R.cfg;
+	struct total t[MAX_TOTALS];
+	size_t nt = totals(r, t);
+
+	if (!f)
+		return -errno;
+	fprintf(f, "{\n  \"vmsync\": \"run\",\n  \"version\": 1,\n");
+	fprintf(f, "  \"config\": {\"vcpus\": %u, \"guest_mem\": %llu, "
+		   "\"host_mem\": %llu, \"nodes\": %d, \"swap_size\": %llu, "
+		   "\"workload\": \"%s\", \"duration_s\": %.3f, \"ops\": %llu, "
+		   "\"seed\": %llu, \"churn\": %s, \"tiering\": %s},\n",
+		c->vcpus, (unsigned long long)c->guest_mem,
+		(unsigned long long)c->host_mem, NR_NODES,
+		(unsigned long long)c->swap_size, c->workload->name,
+		c->duration_ns / 1e9, (unsigned long long)c->ops,
+		(unsigned long long)c->seed, c->churn ? "true" : "false",
+		c->tiering ? "true" : "false");
+	fprintf(f, "  \"verdict\": \"%s\",\n  \"seconds\": %.3f,\n", r->verdict,
+		r->seconds);
+	fprintf(f, "  \"mismatches\": %llu,\n  \"first_mismatches\": [",
+		(unsigned long long)R.mismatches);
+	for (uint64_t i = 0; i < R.mismatches && i < MAX_REPORTED; i++)
+		fprintf(f, "%s{\"gpa\": %llu, \"expected\": %llu, \"got\": %llu}",
+			i ? ", " : "", (unsigned long long)R.reported[i].gpa,
+			(unsigned long long)R.reported[i].want,
+			(unsigned long long)R.reported[i].got);
+	fprintf(f, "],\n  \"totals\": {");
+	for (size_t i = 0; i < nt; i++)
+		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", t[i].name,
+			(unsigned long long)t[i].v);
+	fprintf(f, "},\n  \"host_ops\": {");
+	for (size_t i = 0; i < nr_host_ops; i++)
+		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", host_op_names[i],
+			(unsigned long long)R.host_ops[i]);
+	fprintf(f, "},\n  \"series\": [\n");
+	for (size_t i = 0; i < r->series->n; i++) {
+		const struct sample *x = &r->series->v[i];
+
+		fprintf(f, "    {\"t\": %.3f, \"ops\": %llu, \"bytes\": %llu, "
+			   "\"node_resident\": [%llu, %llu], "
+			   "\"node_free\": [%llu, %llu], \"swap_used\": %llu, "
+			   "\"faults\": %llu, \"retries\": %llu, "
+			   "\"invalidations\": %llu, \"flushes\": %llu, "
+			   "\"pgmajfault\": %llu, \"pswpin\": %llu, "
+			   "\"pswpout\": %llu, \"pgmigrate\": %llu}%s\n",
+			x->t, (unsigned long long)x->ops,
+			(unsigned long long)x->bytes,
+			(unsigned long long)x->node_resident[0],
+			(unsigned long long)x->node_resident[1],
+			(unsigned long long)x->node_free[0],
+			(unsigned long long)x->node_free[1],
+			(unsigned long long)x->swap_used,
+			(unsigned long long)x->faults,
+			(unsigned long long)x->retries,
+			(unsigned long long)x->invalidations,
+			(unsigned long long)x->flushes,
+			(unsigned long long)x->pgmajfault,
+			(unsigned long long)x->pswpin,
+			(unsigned long long)x->pswpout,
+			(unsigned long long)x->pgmigrate,
+			i + 1 < r->series->n ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	return close_out(f);
+}
+
+/* ---- the HTML page ---- */
+
+/* A line of a plot: a value per sample (a level, or a rate when the
+ * counter is cumulative). */
+struct line {
+	const char *label, *color;
+	double (*get)(const struct sample *x, unsigned arg);
+	unsigned arg;
+	bool rate;
+};
+
+static double g_resident(const struct sample *x, unsigned node)
+{
+	return (double)x->node_resident[node];
+}
+static double g_swap(const struct sample *x, unsigned arg)
+{
+	(void)arg;
+	return (double)x->swap_used;
+}
+static double g_ops(const struct sample *x, unsigned arg)
+{
+	(void)arg;
+	return (double)x->ops;
+}
+
+/* Cumulative counters by offset, for the rate lines. */
+static double g_field(const struct sample *x, unsigned off)
+{
+	return (double)*(const uint64_t *)((const char *)x + off);
+}
+
+#define W 760
+#define H 220
+#define PADL 70
+#define PADB 30
+
+static double value(const struct line *l, const struct series *s, size_t i)
+{
+	if (!l->rate)
+		return l->get(&s->v[i], l->arg);
+	if (i == 0)
+		return 0;
+	double dt = s->v[i].t - s->v[i - 1].t;
+
+	return dt > 0 ? (l->get(&s->v[i], l->arg) -
+			 l->get(&s->v[i - 1], l->arg)) / dt
+		      : 0;
+}
+
+static void plot(FILE *f, const char *title, const char *unit,
+		 const struct series *s, const struct line *lines, size_t nl)
+{
+	double tmax = s->n ? s->v[s->n - 1].t : 1, ymax = 1;
+
+	for (size_t l = 0; l < nl; l++)
+		for (size_t i = 0; i < s->n; i++)
+			if (value(&lines[l], s, i) > ymax)
+				ymax = value(&lines[l], s, i);
+	if (tmax <= 0)
+		tmax = 1;
+	fprintf(f, "<h2>%s</h2>\n<svg width=\"%d\" height=\"%d\" "
+		   "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n",
+		title, W, H + 20);
+	fprintf(f, "<rect x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\" "
+		   "fill=\"#fafafa\" stroke=\"#999\"/>\n",
+		PADL, W - PADL - 10, H - PADB);
+	for (int k = 0; k <= 4; k++) {
+		double y = (H - PADB) * (1 - k / 4.0);
+
+		fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" "
+			   "text-anchor=\"end\">%.0f</text>\n",
+			PADL - 4, y + 4, ymax * k / 4);
+		fprintf(f, "<text x=\"%.0f\" y=\"%d\" font-size=\"11\" "
+			   "text-anchor=\"middle\">%.1fs</text>\n",
+			PADL + (W - PADL - 10) * k / 4.0, H - PADB + 15, tmax * k / 4);
+	}
+	fprintf(f, "<text x=\"4\" y=\"12\" font-size=\"11\">%s</text>\n", unit);
+	for (size_t l = 0; l < nl; l++) {
+		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
+			   "stroke-width=\"1.5\" points=\"",
+			lines[l].color);
+		for (size_t i = 0; i < s->n; i++)
+			fprintf(f, "%.1f,%.1f ",
+				PADL + (W - PADL - 10) * s->v[i].t / tmax,
+				(H - PADB) * (1 - value(&lines[l], s, i) / ymax));
+		fprintf(f, "\"/>\n<rect x=\"%zu\" y=\"%d\" width=\"10\" "
+			   "height=\"10\" fill=\"%s\"/><text x=\"%zu\" y=\"%d\" "
+			   "font-size=\"12\">%s</text>\n",
+			PADL + 150 * l, H + 5, lines[l].color, PADL + 150 * l + 14,
+			H + 14, lines[l].label);
+	}
+	fprintf(f, "</svg>\n");
+}
+
+#define OFF(field) (unsigned)offsetof(struct sample, field)
+
+int report_html(const char *path, const struct run_result *r)
+{
+	FILE *f = open_out(path);
+	const struct run_cfg *c = &R.cfg;
+	struct total t[MAX_TOTALS];
+	size_t nt = totals(r, t);
+
+	if (!f)
+		return -errno;
+	fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		   "<title>vmsync run: %s</title>\n<style>body{font-family:"
+		   "sans-serif;margin:24px;color:#222}table{border-collapse:"
+		   "collapse}td{padding:2px 12px;border-bottom:1px solid #ddd}"
+		   ".ok{color:#070}.bad{color:#b00}</style></head><body>\n",
+		r->verdict);
+	fprintf(f, "<h1>vmsync run &mdash; <span class=\"%s\">%s</span></h1>\n",
+		strcmp(r->verdict, "verified") ? "bad" : "ok", r->verdict);
+	fprintf(f, "<p>%u vCPUs, %llu MiB guest RAM on %llu MiB of host frames "
+		   "(%d nodes), swap %llu MiB, workload <b>%s</b>, %.1f s, seed "
+		   "%llu, host churn %s%s.</p>\n",
+		c->vcpus, (unsigned long long)(c->guest_mem >> 20),
+		(unsigned long long)(c->host_mem >> 20), NR_NODES,
+		(unsigned long long)(c->swap_size >> 20), c->workload->name,
+		r->seconds, (unsigned long long)c->seed, c->churn ? "on" : "off",
+		c->tiering ? ", tiering" : "");
+
+	const struct line mem[] = {
+		{ "resident, node 0", "#1f77b4", g_resident, 0, false },
+		{ "resident, node 1", "#2ca02c", g_resident, 1, false },
+		{ "swapped", "#d62728", g_swap, 0, false },
+	};
+	const struct line thr[] = {
+		{ "guest ops/s", "#9467bd", g_ops, 0, true },
+	};
+	const struct line rates[] = {
+		{ "shadow faults", "#1f77b4", g_field, OFF(faults), true },
+		{ "swap-ins", "#2ca02c", g_field, OFF(pswpin), true },
+		{ "swap-outs", "#d62728", g_field, OFF(pswpout), true },
+		{ "invalidations", "#ff7f0e", g_field, OFF(invalidations), true },
+		{ "TLB flushes", "#8c564b", g_field, OFF(flushes), true },
+	};
+	plot(f, "Memory", "pages", r->series, mem, 3);
+	plot(f, "Guest throughput", "ops/s", r->series, thr, 1);
+	plot(f, "Rates", "per second", r->series, rates, 5);
+
+	fprintf(f, "<h2>Totals</h2>\n<table>\n");
+	for (size_t i = 0; i < nt; i++)
+		fprintf(f, "<tr><td>%s</td><td align=\"right\">%llu</td>"
+			   "<td align=\"right\">%.0f/s</td></tr>\n",
+			t[i].name, (unsigned long long)t[i].v,
+			r->seconds > 0 ? t[i].v / r->seconds : 0);
+	for (size_t i = 0; i < nr_host_ops; i++)
+		fprintf(f, "<tr><td>host %s</td><td align=\"right\">%llu</td>"
+			   "<td></td></tr>\n",
+			host_op_names[i], (unsigned long long)R.host_ops[i]);
+	fprintf(f, "</table>\n</body></html>\n");
+	return close_out(f);
+}
