@@ -52,6 +52,15 @@ for w in verify zipf stream kv idle; do
 done
 expect 0 "no churn, tiering, theta" -- run --workload zipf --no-churn --tiering --zipf-theta 0.5 --guest-mem 8M --duration 300ms --quiet
 grep -q "dontneed 0 remap 0 free 0 mprotect 0" <<<"$LAST" || { echo "FAIL: --no-churn churned"; fail=$((fail + 1)); }
+# --json validates against its schema; --report writes a page.
+tmp=$(mktemp -d)
+expect 0 "json and report" -- run --guest-mem 8M --duration 600ms --quiet --json "$tmp/r.json" --report "$tmp/r.html"
+python3 "$(dirname "$0")/json-check.py" "$(dirname "$0")/../doc/run.schema.json" "$tmp/r.json" ||
+	{ echo "FAIL: the JSON does not fit its schema"; fail=$((fail + 1)); }
+grep -q "<svg" "$tmp/r.html" || { echo "FAIL: no plot in the report"; fail=$((fail + 1)); }
+rm -rf "$tmp"
+expect 2 "json unwritable" -- run --json /nonexistent/dir/r.json
+expect 2 "report unwritable" -- run --report /nonexistent/dir/r.html
 expect 2 "unknown workload" -- run --workload nope
 expect 2 "theta 1" -- run --zipf-theta 1
 expect 2 "theta text" -- run --zipf-theta x
@@ -64,6 +73,14 @@ expect 2 "bench stray" -- bench now
 expect 0 "bench quick" -- bench --quick --reps 1
 for row in "swap-out" "swap-in, sequential" "swap-in, random" "migration"; do
 	grep -q "^$row " <<<"$LAST" || { echo "FAIL: bench lacks row '$row'"; fail=$((fail + 1)); }
+done
+# The man page documents every option the commands' help lists.
+man="$(dirname "$0")/../man/vmsync.1"
+for cmd in run bench; do
+	for o in $("$bin" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -qF -- "${o//-/\\-}" "$man" ||
+			{ echo "FAIL: man page lacks $cmd $o"; fail=$((fail + 1)); }
+	done
 done
 # A refusal is one line that names the problem.
 "$bin" run --vcpus 0 2>&1 >/dev/null | grep -q "bad value '0' for --vcpus" ||

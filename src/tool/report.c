@@ -170,6 +170,7 @@ static double g_field(const struct sample *x, unsigned off)
 #define H 220
 #define PADL 70
 #define PADB 30
+#define PADT 12                 /* room for the top axis label */
 
 static double value(const struct line *l, const struct series *s, size_t i)
 {
@@ -195,14 +196,15 @@ static void plot(FILE *f, const char *title, const char *unit,
 				ymax = value(&lines[l], s, i);
 	if (tmax <= 0)
 		tmax = 1;
-	fprintf(f, "<h2>%s</h2>\n<svg width=\"%d\" height=\"%d\" "
-		   "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n",
-		title, W, H + 20);
-	fprintf(f, "<rect x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\" "
+	fprintf(f, "<h2>%s <small>(%s)</small></h2>\n<svg width=\"%d\" "
+		   "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\" "
+		   "role=\"img\">\n",
+		title, unit, W, H + 20);
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 		   "fill=\"#fafafa\" stroke=\"#999\"/>\n",
-		PADL, W - PADL - 10, H - PADB);
+		PADL, PADT, W - PADL - 10, H - PADB - PADT);
 	for (int k = 0; k <= 4; k++) {
-		double y = (H - PADB) * (1 - k / 4.0);
+		double y = PADT + (H - PADB - PADT) * (1 - k / 4.0);
 
 		fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" "
 			   "text-anchor=\"end\">%.0f</text>\n",
@@ -211,7 +213,6 @@ static void plot(FILE *f, const char *title, const char *unit,
 			   "text-anchor=\"middle\">%.1fs</text>\n",
 			PADL + (W - PADL - 10) * k / 4.0, H - PADB + 15, tmax * k / 4);
 	}
-	fprintf(f, "<text x=\"4\" y=\"12\" font-size=\"11\">%s</text>\n", unit);
 	for (size_t l = 0; l < nl; l++) {
 		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
 			   "stroke-width=\"1.5\" points=\"",
@@ -219,7 +220,8 @@ static void plot(FILE *f, const char *title, const char *unit,
 		for (size_t i = 0; i < s->n; i++)
 			fprintf(f, "%.1f,%.1f ",
 				PADL + (W - PADL - 10) * s->v[i].t / tmax,
-				(H - PADB) * (1 - value(&lines[l], s, i) / ymax));
+				PADT + (H - PADB - PADT) *
+					       (1 - value(&lines[l], s, i) / ymax));
 		fprintf(f, "\"/>\n<rect x=\"%zu\" y=\"%d\" width=\"10\" "
 			   "height=\"10\" fill=\"%s\"/><text x=\"%zu\" y=\"%d\" "
 			   "font-size=\"12\">%s</text>\n",

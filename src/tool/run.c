@@ -656,8 +656,11 @@ int cmd_run(int argc, char **argv)
 		vms_vcpu_join(vcpus[i], NULL);
 	double secs = (tool_now_ns() - t0) / 1e9;
 
+	/* The last point, unless the last sample was just now: a rate over
+	 * a few milliseconds is noise. */
 	take_sample(&cur, secs);
-	series_add(&series, &cur);
+	if (secs - series.v[series.n - 1].t >= 0.1)
+		series_add(&series, &cur);
 	struct vms_vm_stats st;
 	struct vms_mm_stats ms;
 	vms_vm_stats(R.vm, &st);
