@@ -61,6 +61,16 @@ grep -q "<svg" "$tmp/r.html" || { echo "FAIL: no plot in the report"; fail=$((fa
 rm -rf "$tmp"
 expect 2 "json unwritable" -- run --json /nonexistent/dir/r.json
 expect 2 "report unwritable" -- run --report /nonexistent/dir/r.html
+expect 0 "nodes, balloon, churn" -- run --nodes 3 --balloon 16M --churn --guest-mem 16M --duration 500ms --quiet
+grep -q "(3 nodes)" <<<"$LAST" || { echo "FAIL: --nodes 3 not taken"; fail=$((fail + 1)); }
+grep -Eq "balloon [1-9]" <<<"$LAST" || { echo "FAIL: the balloon took nothing"; fail=$((fail + 1)); }
+expect 0 "node sizes" -- run --nodes 3M,1M --guest-mem 16M --duration 300ms --quiet
+grep -q "on 4 MiB of host frames (2 nodes)" <<<"$LAST" || { echo "FAIL: node sizes not taken"; fail=$((fail + 1)); }
+expect 2 "nodes 9" -- run --nodes 9
+expect 2 "nodes small" -- run --nodes 16K,1M
+expect 2 "nodes vs host-mem" -- run --nodes 2M,2M --host-mem 8M
+expect 2 "balloon zero" -- run --balloon 0
+expect 2 "balloon needs verify" -- run --workload zipf --balloon 8M
 expect 2 "unknown workload" -- run --workload nope
 expect 2 "theta 1" -- run --zipf-theta 1
 expect 2 "theta text" -- run --zipf-theta x

@@ -24,6 +24,7 @@ static void setup2(uint64_t frames0, uint64_t frames1, struct vms_phys **phys,
 static void teardown2(struct vms_phys *phys, struct vms_mm *mm)
 {
 	vms_mm_destroy(mm);
+	vms_phys_drop_caches(phys);
 	for (unsigned i = 0; i < 2; i++) {
 		struct vms_node_info ni;
 

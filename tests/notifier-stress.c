@@ -553,10 +553,13 @@ int main(int argc, char **argv)
 
 	/* I4: pairs matched, nothing in progress. */
 	bool fail = false;
-	if (ms.invalidate_start != ms.invalidate_end || vm->inv_count != 0) {
+	vms_lock(&vm->mmu_lock);
+	long running = vm->inv_count;
+	vms_unlock(&vm->mmu_lock);
+	if (ms.invalidate_start != ms.invalidate_end || running != 0) {
 		printf("I4 violated: %llu starts, %llu ends, %ld in progress\n",
 		       (unsigned long long)ms.invalidate_start,
-		       (unsigned long long)ms.invalidate_end, vm->inv_count);
+		       (unsigned long long)ms.invalidate_end, running);
 		fail = true;
 	}
 	if (st.violations) {
@@ -591,6 +594,7 @@ int main(int argc, char **argv)
 	vms_phys_vmstat(phys, &vs);
 	CHECK_EQ(vs.swap_used, 0);
 	vms_mm_destroy(mm);
+	vms_phys_drop_caches(phys);
 	for (unsigned i = 0; i < vs.nr_nodes; i++) {
 		struct vms_node_info ni;
 

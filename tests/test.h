@@ -76,6 +76,7 @@ static inline void t_teardown(struct vms_phys *phys, struct vms_mm *mm)
 	struct vms_node_info ni;
 
 	vms_mm_destroy(mm);
+	vms_phys_drop_caches(phys);     /* swap-cache copies go lazily */
 	CHECK_OK(vms_phys_node_info(phys, 0, &ni));
 	CHECK_EQ(ni.free, ni.frames);   /* nothing leaked, nothing pinned */
 	vms_phys_destroy(phys);

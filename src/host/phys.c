@@ -163,8 +163,10 @@ void vms_phys_destroy(struct vms_phys *phys)
 	if (!phys)
 		return;
 	kswapd_stop(phys);
-	if (phys->swap)
+	if (phys->swap) {
+		vms_phys_drop_caches(phys);     /* orphaned copies hold frames */
 		swap_area_destroy(phys->swap);
+	}
 	for (unsigned i = 0; i < phys->nr_nodes; i++)
 		VMS_ASSERT(atomic_load(&phys->nodes[i].nr_free) ==
 			   phys->nodes[i].frames);

@@ -65,6 +65,14 @@ static size_t totals(const struct run_result *r, struct total *t)
 
 #define MAX_TOTALS 32
 
+static void json_nodes(FILE *f, const char *name, const uint64_t *v)
+{
+	fprintf(f, ", \"%s\": [", name);
+	for (unsigned i = 0; i < R.cfg.nodes; i++)
+		fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)v[i]);
+	fprintf(f, "]");
+}
+
 int report_json(const char *path, const struct run_result *r)
 {
 	FILE *f = open_out(path);
@@ -80,7 +88,7 @@ int report_json(const char *path, const struct run_result *r)
 		   "\"workload\": \"%s\", \"duration_s\": %.3f, \"ops\": %llu, "
 		   "\"seed\": %llu, \"churn\": %s, \"tiering\": %s},\n",
 		c->vcpus, (unsigned long long)c->guest_mem,
-		(unsigned long long)c->host_mem, NR_NODES,
+		(unsigned long long)c->host_mem, c->nodes,
 		(unsigned long long)c->swap_size, c->workload->name,
 		c->duration_ns / 1e9, (unsigned long long)c->ops,
 		(unsigned long long)c->seed, c->churn ? "true" : "false",
@@ -106,19 +114,16 @@ int report_json(const char *path, const struct run_result *r)
 	for (size_t i = 0; i < r->series->n; i++) {
 		const struct sample *x = &r->series->v[i];
 
-		fprintf(f, "    {\"t\": %.3f, \"ops\": %llu, \"bytes\": %llu, "
-			   "\"node_resident\": [%llu, %llu], "
-			   "\"node_free\": [%llu, %llu], \"swap_used\": %llu, "
-			   "\"faults\": %llu, \"retries\": %llu, "
-			   "\"invalidations\": %llu, \"flushes\": %llu, "
-			   "\"pgmajfault\": %llu, \"pswpin\": %llu, "
-			   "\"pswpout\": %llu, \"pgmigrate\": %llu}%s\n",
+		fprintf(f, "    {\"t\": %.3f, \"ops\": %llu, \"bytes\": %llu",
 			x->t, (unsigned long long)x->ops,
-			(unsigned long long)x->bytes,
-			(unsigned long long)x->node_resident[0],
-			(unsigned long long)x->node_resident[1],
-			(unsigned long long)x->node_free[0],
-			(unsigned long long)x->node_free[1],
+			(unsigned long long)x->bytes);
+		json_nodes(f, "node_resident", x->node_resident);
+		json_nodes(f, "node_free", x->node_free);
+		fprintf(f, ", \"swap_used\": %llu, \"faults\": %llu, "
+			   "\"retries\": %llu, \"invalidations\": %llu, "
+			   "\"flushes\": %llu, \"pgmajfault\": %llu, "
+			   "\"pswpin\": %llu, \"pswpout\": %llu, "
+			   "\"pgmigrate\": %llu}%s\n",
 			(unsigned long long)x->swap_used,
 			(unsigned long long)x->faults,
 			(unsigned long long)x->retries,
@@ -199,7 +204,7 @@ static void plot(FILE *f, const char *title, const char *unit,
 	fprintf(f, "<h2>%s <small>(%s)</small></h2>\n<svg width=\"%d\" "
 		   "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\" "
 		   "role=\"img\">\n",
-		title, unit, W, H + 20);
+		title, unit, W, H + 20 + 16 * (int)((nl - 1) / 4));
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 		   "fill=\"#fafafa\" stroke=\"#999\"/>\n",
 		PADL, PADT, W - PADL - 10, H - PADB - PADT);
@@ -222,11 +227,13 @@ static void plot(FILE *f, const char *title, const char *unit,
 				PADL + (W - PADL - 10) * s->v[i].t / tmax,
 				PADT + (H - PADB - PADT) *
 					       (1 - value(&lines[l], s, i) / ymax));
-		fprintf(f, "\"/>\n<rect x=\"%zu\" y=\"%d\" width=\"10\" "
-			   "height=\"10\" fill=\"%s\"/><text x=\"%zu\" y=\"%d\" "
-			   "font-size=\"12\">%s</text>\n",
-			PADL + 150 * l, H + 5, lines[l].color, PADL + 150 * l + 14,
-			H + 14, lines[l].label);
+		/* The legend, four to a row. */
+		size_t lx = PADL + 160 * (l % 4), ly = H + 5 + 16 * (l / 4);
+
+		fprintf(f, "\"/>\n<rect x=\"%zu\" y=\"%zu\" width=\"10\" "
+			   "height=\"10\" fill=\"%s\"/><text x=\"%zu\" "
+			   "y=\"%zu\" font-size=\"12\">%s</text>\n",
+			lx, ly, lines[l].color, lx + 14, ly + 9, lines[l].label);
 	}
 	fprintf(f, "</svg>\n");
 }
@@ -254,16 +261,25 @@ int report_html(const char *path, const struct run_result *r)
 		   "(%d nodes), swap %llu MiB, workload <b>%s</b>, %.1f s, seed "
 		   "%llu, host churn %s%s.</p>\n",
 		c->vcpus, (unsigned long long)(c->guest_mem >> 20),
-		(unsigned long long)(c->host_mem >> 20), NR_NODES,
+		(unsigned long long)(c->host_mem >> 20), c->nodes,
 		(unsigned long long)(c->swap_size >> 20), c->workload->name,
 		r->seconds, (unsigned long long)c->seed, c->churn ? "on" : "off",
 		c->tiering ? ", tiering" : "");
 
-	const struct line mem[] = {
-		{ "resident, node 0", "#1f77b4", g_resident, 0, false },
-		{ "resident, node 1", "#2ca02c", g_resident, 1, false },
-		{ "swapped", "#d62728", g_swap, 0, false },
-	};
+	static const char *const colors[VMS_MAX_NODES] = {
+		"#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd",
+		"#8c564b", "#e377c2", "#7f7f7f", "#bcbd22" };
+	static const char *const names[VMS_MAX_NODES] = {
+		"resident, node 0", "resident, node 1", "resident, node 2",
+		"resident, node 3", "resident, node 4", "resident, node 5",
+		"resident, node 6", "resident, node 7" };
+	struct line mem[VMS_MAX_NODES + 1];
+	size_t nm = 0;
+
+	for (unsigned i = 0; i < c->nodes; i++)
+		mem[nm++] = (struct line){ names[i], colors[i], g_resident, i,
+					   false };
+	mem[nm++] = (struct line){ "swapped", "#d62728", g_swap, 0, false };
 	const struct line thr[] = {
 		{ "guest ops/s", "#9467bd", g_ops, 0, true },
 	};
@@ -274,7 +290,7 @@ int report_html(const char *path, const struct run_result *r)
 		{ "invalidations", "#ff7f0e", g_field, OFF(invalidations), true },
 		{ "TLB flushes", "#8c564b", g_field, OFF(flushes), true },
 	};
-	plot(f, "Memory", "pages", r->series, mem, 3);
+	plot(f, "Memory", "pages", r->series, mem, nm);
 	plot(f, "Guest throughput", "ops/s", r->series, thr, 1);
 	plot(f, "Rates", "per second", r->series, rates, 5);
 

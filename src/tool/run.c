@@ -21,10 +21,11 @@ struct run R;
 
 const char *const host_op_names[] = {
 	"dontneed", "remap", "free", "mprotect", "cold", "slot-move",
-	"slot-readd", "pageout", "willneed", "migrate",
+	"slot-readd", "pageout", "willneed", "migrate", "balloon",
 };
-#define NR_HOST_OPS 10
-const size_t nr_host_ops = NR_HOST_OPS;
+#define NR_HOST_OPS 10          /* the churn's; the balloon's comes after */
+#define OP_BALLOON 10
+const size_t nr_host_ops = NR_HOST_OPS + 1;
 /* Ops from here on keep contents: any workload takes them. */
 #define FIRST_KEEPING_OP 3
 
@@ -118,6 +119,7 @@ static int host_discard(uint64_t c, int how)
 
 	if (pthread_mutex_trylock(&ch->lock))
 		return 0;
+	pthread_rwlock_rdlock(&R.layout);
 	slot_of_chunk(c, &hva);
 	if (how == 3) {
 		r = vms_madvise(R.mm, hva, CHUNK_PAGES * PAGE, VMS_MADV_FREE);
@@ -137,6 +139,7 @@ static int host_discard(uint64_t c, int how)
 	}
 	if (!r)
 		ch->zero = true;
+	pthread_rwlock_unlock(&R.layout);
 	pthread_mutex_unlock(&ch->lock);
 	return r;
 }
@@ -144,26 +147,31 @@ static int host_discard(uint64_t c, int how)
 static int host_slot_move(struct slot *s)
 {
 	uint64_t to = s->home[!s->at], got, size = s->npages * PAGE;
+
+	pthread_rwlock_wrlock(&R.layout);
 	int r = vms_mremap(R.mm, atomic_load(&s->hva), size, size,
 			   VMS_MREMAP_MAYMOVE | VMS_MREMAP_FIXED, to, &got);
-
 	if (!r)
 		r = vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages, to, 0);
 	if (!r) {
 		atomic_store(&s->hva, to);
 		s->at = !s->at;
 	}
+	pthread_rwlock_unlock(&R.layout);
 	return r;
 }
 
 static int host_slot_readd(struct slot *s)
 {
+	pthread_rwlock_wrlock(&R.layout);
 	int r = vms_vm_set_memslot(R.vm, s->id, 0, 0, 0, 0);
 
 	usleep(100);
-	return r ? r
-		 : vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages,
-				      atomic_load(&s->hva), 0);
+	if (!r)
+		r = vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages,
+				       atomic_load(&s->hva), 0);
+	pthread_rwlock_unlock(&R.layout);
+	return r;
 }
 
 static void *host_churn(void *arg)
@@ -197,7 +205,7 @@ static void *host_churn(void *arg)
 		case 7: r = vms_madvise(R.mm, hva, len, VMS_MADV_PAGEOUT); break;
 		case 8: r = vms_madvise(R.mm, hva, len, VMS_MADV_WILLNEED); break;
 		case 9:
-			r = vms_migrate(R.mm, hva, len, (x >> 20) % NR_NODES, NULL);
+			r = vms_migrate(R.mm, hva, len, (x >> 20) % R.cfg.nodes, NULL);
 			if (r == -ENOMEM)       /* the node is full: fine */
 				r = 0;
 			break;
@@ -215,6 +223,40 @@ static void *host_churn(void *arg)
 	return NULL;
 }
 
+/* The balloon: a chunk of guest RAM taken (discarded) at the rate asked,
+ * whoever else acts on guest RAM meanwhile. */
+static void *host_balloon(void *arg)
+{
+	uint64_t rng = *(uint64_t *)arg;
+	uint64_t period = (uint64_t)(CHUNK_PAGES * PAGE * 1e9 /
+				     (double)R.cfg.balloon_rate);
+	uint64_t next = tool_now_ns();
+
+	while (!atomic_load(&R.stop)) {
+		uint64_t now = tool_now_ns();
+
+		if (now < next) {
+			uint64_t wait = next - now < 100000000 ? next - now
+							       : 100000000;
+			struct timespec ts = { 0, (long)wait };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		next += period;
+		int r = host_discard(tool_rand(&rng) % R.nr_chunks, 0);
+		if (r) {
+			fprintf(stderr, "vmsync: balloon failed: %s\n",
+				strerror(-r));
+			run_fail(r);
+			break;
+		}
+		atomic_fetch_add_explicit(&R.host_ops[OP_BALLOON], 1,
+					  memory_order_relaxed);
+	}
+	return NULL;
+}
+
 /* ---- setup, progress, verdict ---- */
 
 static int run_setup(void)
@@ -222,9 +264,15 @@ static int run_setup(void)
 	const struct run_cfg *cfg = &R.cfg;
 	uint64_t pages = cfg->guest_mem / PAGE;
 	uint64_t frames = cfg->host_mem / PAGE;
-	struct vms_phys_config pc = {
-		.nr_nodes = NR_NODES,
-		.node_frames = { frames - frames / 2, frames / 2 } };
+	struct vms_phys_config pc = { .nr_nodes = cfg->nodes };
+
+	/* Given sizes, or equal shares of the host memory (the first nodes
+	 * take the remainder). */
+	for (unsigned i = 0; i < cfg->nodes; i++)
+		pc.node_frames[i] = cfg->node_mem[i]
+					    ? cfg->node_mem[i] / PAGE
+					    : frames / cfg->nodes +
+						      (i < frames % cfg->nodes);
 	struct vms_swap_backend *be;
 	int r;
 
@@ -317,7 +365,7 @@ static void take_sample(struct sample *x, double t)
 		.pswpout = vs.pswpout,
 		.pgmigrate = vs.pgmigrate,
 	};
-	for (unsigned i = 0; i < NR_NODES; i++) {
+	for (unsigned i = 0; i < R.cfg.nodes; i++) {
 		x->node_free[i] = vs.node[i].free;
 		x->node_resident[i] = vs.node[i].frames - vs.node[i].free;
 	}
@@ -338,26 +386,36 @@ static bool series_add(struct series *s, const struct sample *x)
 	return true;
 }
 
+/* "a+b+c": one value per node. */
+static const char *per_node(char *buf, size_t size, const uint64_t *v)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < R.cfg.nodes && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%llu", i ? "+" : "",
+				       (unsigned long long)v[i]);
+	return buf;
+}
+
 /* One status line: on a terminal redrawn in place, elsewhere one line a
  * sample.  Rates are over the last interval. */
 static void live_line(const struct sample *a, const struct sample *b,
 		      bool tty)
 {
 	double dt = b->t - a->t;
-	char eta[32] = "";
+	char eta[32] = "", res[96], free_[96];
 
 	if (dt <= 0)
 		return;
 	if (R.cfg.duration_ns)
 		snprintf(eta, sizeof(eta), "/%.0fs", R.cfg.duration_ns / 1e9);
-	printf("%s[%5.1fs%s] ops %7.0f/s  res %5llu+%-5llu free %5llu+%-5llu "
-	       "swap %6llu  faults %6.0f/s  in %6.0f/s out %6.0f/s  mig %5.0f/s  "
+	printf("%s[%5.1fs%s] ops %7.0f/s  res %s free %s  swap %6llu  "
+	       "faults %6.0f/s  in %6.0f/s out %6.0f/s  mig %5.0f/s  "
 	       "inval %5.0f/s  flush %5.0f/s  retry %4.0f/s%s",
 	       tty ? "\r\033[K" : "", b->t, eta, (b->ops - a->ops) / dt,
-	       (unsigned long long)b->node_resident[0],
-	       (unsigned long long)b->node_resident[1],
-	       (unsigned long long)b->node_free[0],
-	       (unsigned long long)b->node_free[1],
+	       per_node(res, sizeof(res), b->node_resident),
+	       per_node(free_, sizeof(free_), b->node_free),
 	       (unsigned long long)b->swap_used, (b->faults - a->faults) / dt,
 	       (b->pswpin - a->pswpin) / dt, (b->pswpout - a->pswpout) / dt,
 	       (b->pgmigrate - a->pgmigrate) / dt,
@@ -377,8 +435,8 @@ static void usage(FILE *f)
 		"  --vcpus N          vCPU threads (1-64; default 2)\n"
 		"  --guest-mem SIZE   guest RAM, K/M/G suffixes (4M-64G, a multiple\n"
 		"                     of 4M; default 256M)\n"
-		"  --host-mem SIZE    host frames for it, over 2 nodes (1M up to the\n"
-		"                     guest RAM; default a quarter of it)\n"
+		"  --host-mem SIZE    host frames for it (1M a node up to the guest\n"
+		"                     RAM; default a quarter of it)\n"
 		"  --swap PATH|SIZE   swap file: a directory to make it in, a new file,\n"
 		"                     or a size (default: in $TMPDIR, as large as guest\n"
 		"                     RAM)\n"
@@ -391,7 +449,12 @@ static void usage(FILE *f)
 		"  --duration TIME    how long, s/ms suffixes (default 10s)\n"
 		"  --ops N            stop after N guest operations instead\n"
 		"  --seed N           seed of every random choice (default 1)\n"
+		"  --nodes N|SIZE,..  host memory nodes: a count sharing --host-mem,\n"
+		"                     or each node's size (default 2)\n"
+		"  --churn            the host's storm of operations (the default)\n"
 		"  --no-churn         no host storm: only reclaim acts on guest RAM\n"
+		"  --balloon RATE     a balloon takes RATE of guest RAM a second\n"
+		"                     (e.g. 16M), discarding it (workload verify)\n"
 		"  --tiering          the reclaimer moves recently used pages to node 0\n"
 		"  --json FILE        the summary and a time series (every 250 ms) as\n"
 		"                     JSON; the schema is in vmsync(1)\n"
@@ -399,6 +462,35 @@ static void usage(FILE *f)
 		"  --quiet            no progress lines\n"
 		"  --help             this help\n\n"
 		"Exit: 0 verified, 1 mismatches, 2 bad usage, 3 error.\n");
+}
+
+/* "--nodes 3" (equal shares of --host-mem) or "--nodes 48M,16M" (the
+ * sizes, which then make up the host memory). */
+static bool parse_nodes(char *arg, struct run_cfg *cfg, const char **why)
+{
+	uint64_t n;
+
+	memset(cfg->node_mem, 0, sizeof(cfg->node_mem));
+	if (!strchr(arg, ',') && parse_uint(arg, 1, VMS_MAX_NODES, &n, why)) {
+		cfg->nodes = (unsigned)n;
+		return true;
+	}
+	cfg->nodes = 0;
+	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+		if (cfg->nodes == VMS_MAX_NODES) {
+			*why = "at most 8 nodes";
+			return false;
+		}
+		if (!parse_size(tok, &cfg->node_mem[cfg->nodes], why))
+			return false;
+		if (cfg->node_mem[cfg->nodes] < (1ull << 20) ||
+		    cfg->node_mem[cfg->nodes] % PAGE) {
+			*why = "a node needs at least 1M, in whole pages";
+			return false;
+		}
+		cfg->nodes++;
+	}
+	return cfg->nodes > 0;
 }
 
 static bool writable(const char *path, const char **why)
@@ -423,7 +515,8 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "workload", 1, 0, 'w' }, { "ops", 1, 0, 'o' },
 		{ "no-churn", 0, 0, 'n' }, { "tiering", 0, 0, 't' },
 		{ "zipf-theta", 1, 0, 'z' }, { "json", 1, 0, 'j' },
-		{ "report", 1, 0, 'r' },
+		{ "report", 1, 0, 'r' },   { "nodes", 1, 0, 'N' },
+		{ "balloon", 1, 0, 'b' },  { "churn", 0, 0, 'c' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
@@ -434,7 +527,7 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 	*cfg = (struct run_cfg){ .vcpus = 2, .guest_mem = 256ull << 20,
 				 .duration_ns = 10000000000ull, .seed = 1,
 				 .workload = &workloads[0], .churn = true,
-				 .zipf_theta = 0.99 };
+				 .zipf_theta = 0.99, .nodes = 2 };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -510,8 +603,20 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 			ok = writable(optarg, &why);
 			*(c == 'j' ? &cfg->json_path : &cfg->report_path) = optarg;
 			break;
+		case 'N':
+			ok = parse_nodes(optarg, cfg, &why);
+			break;
+		case 'b':
+			/* A size per second: "8M" or "8M/s". */
+			ok = parse_size(strtok(optarg, "/"), &cfg->balloon_rate, &why);
+			if (ok && !cfg->balloon_rate) {
+				why = "must be more than 0";
+				ok = false;
+			}
+			break;
 		case 'n':
-			cfg->churn = false;
+		case 'c':
+			cfg->churn = c == 'c';
 			break;
 		case 't':
 			cfg->tiering = true;
@@ -550,8 +655,31 @@ static int parse_args(int argc, char **argv, struct run_cfg *cfg)
 	}
 	if (cfg->ops && !duration_given)
 		cfg->duration_ns = 0;           /* --ops alone: no time limit */
+	if (cfg->node_mem[0]) {
+		uint64_t sum = 0;
+
+		for (unsigned i = 0; i < cfg->nodes; i++)
+			sum += cfg->node_mem[i];
+		if (cfg->host_mem && cfg->host_mem != sum) {
+			fprintf(stderr, "vmsync run: --nodes sizes add up to %llu "
+				"MiB, not --host-mem\n",
+				(unsigned long long)(sum >> 20));
+			return -1;
+		}
+		cfg->host_mem = sum;
+	}
+	if (cfg->balloon_rate && !cfg->workload->discards) {
+		fprintf(stderr, "vmsync run: --balloon takes memory the guest "
+			"must know is gone: only --workload verify knows\n");
+		return -1;
+	}
 	if (!cfg->host_mem)
 		cfg->host_mem = cfg->guest_mem / 4;
+	if (cfg->host_mem / PAGE < cfg->nodes * 256) {
+		fprintf(stderr, "vmsync run: --host-mem is too small for %u "
+			"nodes (1M each at least)\n", cfg->nodes);
+		return -1;
+	}
 	if (!cfg->swap_size)
 		cfg->swap_size = cfg->guest_mem;
 	if (cfg->host_mem > cfg->guest_mem) {
@@ -575,6 +703,7 @@ int cmd_run(int argc, char **argv)
 	if (r)
 		return r > 0 ? EXIT_VERIFIED : EXIT_USAGE;
 	pthread_mutex_init(&R.report_lock, NULL);
+	pthread_rwlock_init(&R.layout, NULL);
 	vcpus = calloc(R.cfg.vcpus, sizeof(*vcpus));
 	args = calloc(R.cfg.vcpus, sizeof(*args));
 	if (!vcpus || !args || (r = run_setup())) {
@@ -590,7 +719,7 @@ int cmd_run(int argc, char **argv)
 	       "%llu MiB of host frames (%d nodes), swap %llu MiB (%s),\n"
 	       "            workload %s, host churn %s%s, ",
 	       R.cfg.vcpus, (unsigned long long)(R.cfg.guest_mem >> 20), NR_SLOTS,
-	       (unsigned long long)(R.cfg.host_mem >> 20), NR_NODES,
+	       (unsigned long long)(R.cfg.host_mem >> 20), R.cfg.nodes,
 	       (unsigned long long)(R.cfg.swap_size >> 20), R.swap_engine,
 	       R.cfg.workload->name,
 	       !R.cfg.churn ? "off" : R.cfg.workload->discards ? "on"
@@ -617,9 +746,15 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	host_seed = tool_rand(&rng);
+	uint64_t balloon_seed = tool_rand(&rng);
+	pthread_t balloon;
 	bool host_up = !r && R.cfg.churn &&
 		       !pthread_create(&host, NULL, host_churn, &host_seed);
-	if (!host_up && !r && R.cfg.churn)
+	bool balloon_up = !r && R.cfg.balloon_rate &&
+			  !pthread_create(&balloon, NULL, host_balloon,
+					  &balloon_seed);
+	if (!r && ((!host_up && R.cfg.churn) ||
+		   (!balloon_up && R.cfg.balloon_rate)))
 		run_fail(-EAGAIN);
 
 	/* Samples every 250 ms: the time series of --json and --report, and
@@ -652,6 +787,8 @@ int cmd_run(int argc, char **argv)
 	atomic_store(&R.stop, true);
 	if (host_up)
 		pthread_join(host, NULL);
+	if (balloon_up)
+		pthread_join(balloon, NULL);
 	for (unsigned i = 0; i < started; i++)
 		vms_vcpu_join(vcpus[i], NULL);
 	double secs = (tool_now_ns() - t0) / 1e9;
@@ -700,7 +837,7 @@ int cmd_run(int argc, char **argv)
 	       (unsigned long long)vs.clean_drop, (unsigned long long)vs.lazyfree,
 	       (unsigned long long)vs.pgmigrate);
 	printf("  host operations  ");
-	for (size_t i = 0; i < NR_HOST_OPS; i++)
+	for (size_t i = 0; i < nr_host_ops; i++)
 		printf(" %s %llu", host_op_names[i],
 		       (unsigned long long)R.host_ops[i]);
 	printf("\n");

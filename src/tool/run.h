@@ -12,7 +12,6 @@
 
 struct workload;
 
-#define NR_NODES 2
 
 #define PAGE VMS_PAGE_SIZE
 #define CHUNK_PAGES 256              /* what one vCPU pass touches */
@@ -30,6 +29,9 @@ struct run_cfg {
 	uint64_t seed;
 	const struct workload *workload;
 	double zipf_theta;          /* skew of zipf and kv: 0 < theta < 1 */
+	unsigned nodes;             /* host memory nodes, 1..VMS_MAX_NODES */
+	uint64_t node_mem[VMS_MAX_NODES];   /* bytes each; 0: an equal share */
+	uint64_t balloon_rate;      /* bytes/s the balloon takes; 0: none */
 	const char *json_path;      /* --json FILE */
 	const char *report_path;    /* --report FILE */
 	bool quiet;
@@ -67,7 +69,7 @@ struct mismatch {
 struct sample {
 	double t;
 	uint64_t ops, bytes;
-	uint64_t node_free[NR_NODES], node_resident[NR_NODES];
+	uint64_t node_free[VMS_MAX_NODES], node_resident[VMS_MAX_NODES];
 	uint64_t swap_used;
 	uint64_t faults, retries, invalidations, flushes;
 	uint64_t pgmajfault, pswpin, pswpout, pgmigrate;
@@ -84,10 +86,13 @@ struct run {
 	struct vms_mm *mm;
 	struct vms_vm *vm;
 	struct slot slots[NR_SLOTS];
+	/* Slot moves and re-adds take it for writing, discards for reading:
+	 * a discard must find a chunk where its slot says it is. */
+	pthread_rwlock_t layout;
 	struct chunk *chunks;
 	uint64_t nr_chunks;
 	atomic_bool stop;
-	_Atomic uint64_t ops, bytes, refused, mismatches, host_ops[10];
+	_Atomic uint64_t ops, bytes, refused, mismatches, host_ops[11];
 	pthread_mutex_t report_lock;
 	struct mismatch reported[MAX_REPORTED];
 	int error;                          /* first fatal error, -errno */
