@@ -8,20 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static FILE *open_out(const char *path)
-{
-	return fopen(path, "w");
-}
-
-static int close_out(FILE *f)
-{
-	int bad = ferror(f);
-
-	if (fclose(f) || bad)
-		return -EIO;
-	return 0;
-}
-
 /* The counters of the summary, named as in the JSON and the page. */
 struct total {
 	const char *name;
@@ -73,15 +59,11 @@ static void json_nodes(FILE *f, const char *name, const uint64_t *v)
 	fprintf(f, "]");
 }
 
-int report_json(const char *path, const struct run_result *r)
+static void json_body(FILE *f, const struct run_result *r,
+		      const struct total *t, size_t nt)
 {
-	FILE *f = open_out(path);
 	const struct run_cfg *c = &R.cfg;
-	struct total t[MAX_TOTALS];
-	size_t nt = totals(r, t);
 
-	if (!f)
-		return -errno;
 	fprintf(f, "{\n  \"vmsync\": \"run\",\n  \"version\": 1,\n");
 	fprintf(f, "  \"config\": {\"vcpus\": %u, \"guest_mem\": %llu, "
 		   "\"host_mem\": %llu, \"nodes\": %d, \"swap_size\": %llu, "
@@ -136,7 +118,6 @@ int report_json(const char *path, const struct run_result *r)
 			i + 1 < r->series->n ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
-	return close_out(f);
 }
 
 /* ---- the HTML page ---- */
@@ -240,15 +221,11 @@ static void plot(FILE *f, const char *title, const char *unit,
 
 #define OFF(field) (unsigned)offsetof(struct sample, field)
 
-int report_html(const char *path, const struct run_result *r)
+static void html_body(FILE *f, const struct run_result *r,
+		      const struct total *t, size_t nt)
 {
-	FILE *f = open_out(path);
 	const struct run_cfg *c = &R.cfg;
-	struct total t[MAX_TOTALS];
-	size_t nt = totals(r, t);
 
-	if (!f)
-		return -errno;
 	fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 		   "<title>vmsync run: %s</title>\n<style>body{font-family:"
 		   "sans-serif;margin:24px;color:#222}table{border-collapse:"
@@ -305,5 +282,32 @@ int report_html(const char *path, const struct run_result *r)
 			   "<td></td></tr>\n",
 			host_op_names[i], (unsigned long long)R.host_ops[i]);
 	fprintf(f, "</table>\n</body></html>\n");
-	return close_out(f);
+}
+
+/* Writes @path whole with @body, or says why it could not. */
+static int report_write(const char *path, const struct run_result *r,
+			void (*body)(FILE *f, const struct run_result *r,
+				     const struct total *t, size_t nt))
+{
+	struct total t[MAX_TOTALS];
+	size_t nt = totals(r, t);
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	body(f, r, t, nt);
+	int bad = ferror(f);
+	if (fclose(f) || bad)
+		return -EIO;
+	return 0;
+}
+
+int report_json(const char *path, const struct run_result *r)
+{
+	return report_write(path, r, json_body);
+}
+
+int report_html(const char *path, const struct run_result *r)
+{
+	return report_write(path, r, html_body);
 }
