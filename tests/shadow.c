@@ -39,12 +39,7 @@ static void env_up(struct env *e, uint64_t frames, size_t pages)
 
 static void env_down(struct env *e)
 {
-	struct vms_vm_stats st;
-
-	vms_vm_stats(e->vm, &st);
-	CHECK_EQ(st.violations, 0);
-	vms_vm_destroy(e->vm);
-	t_teardown(e->phys, e->mm);
+	t_vm_teardown(e->phys, e->mm, e->vm);
 }
 
 static uint64_t spte(struct env *e, uint64_t gfn)

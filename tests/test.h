@@ -82,4 +82,17 @@ static inline void t_teardown(struct vms_phys *phys, struct vms_mm *mm)
 	vms_phys_destroy(phys);
 }
 
+/* A VM's end: no debug invariant check may have failed, then everything
+ * goes and every frame must be back. */
+static inline void t_vm_teardown(struct vms_phys *phys, struct vms_mm *mm,
+				 struct vms_vm *vm)
+{
+	struct vms_vm_stats st;
+
+	vms_vm_stats(vm, &st);
+	CHECK_EQ(st.violations, 0);
+	vms_vm_destroy(vm);
+	t_teardown(phys, mm);
+}
+
 #endif /* VMS_TEST_H */

@@ -35,12 +35,7 @@ static void env_up(struct env *e, size_t pages, unsigned max_vcpus)
 
 static void env_down(struct env *e)
 {
-	struct vms_vm_stats st;
-
-	vms_vm_stats(e->vm, &st);
-	CHECK_EQ(st.violations, 0);
-	vms_vm_destroy(e->vm);
-	t_teardown(e->phys, e->mm);
+	t_vm_teardown(e->phys, e->mm, e->vm);
 }
 
 static void wait_for(atomic_int *flag, int val)
