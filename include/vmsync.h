@@ -51,6 +51,10 @@ void vms_phys_destroy(struct vms_phys *phys);
  * is bound to NUMA node i % that number when it is more than one. */
 unsigned vms_numa_nodes(void);
 
+/* Bytes vmsync keeps per 4 KiB frame it manages: its struct page, the
+ * host PTE and one shadow PTE. */
+size_t vms_metadata_bytes_per_page(void);
+
 struct vms_node_info {
 	uint64_t frames;    /* size of the pool */
 	uint64_t free;      /* frames on the free list now */

@@ -81,7 +81,9 @@ expect 2 "bench bad reps" -- bench --reps 0
 expect 2 "bench stray" -- bench now
 # The bench's smoke run: every row there, nothing asserted of its speed.
 expect 0 "bench quick" -- bench --quick --reps 1
-for row in "swap-out" "swap-in, sequential" "swap-in, random" "migration"; do
+for row in "swap-out" "swap-in, sequential" "swap-in, random" "migration" \
+	   "guest access, resident" "first-touch fault" "DONTNEED, 2 vCPUs" \
+	   "metadata per 4 KiB" "fault, 2 vCPUs" "access, 2 vCPUs"; do
 	grep -q "^$row " <<<"$LAST" || { echo "FAIL: bench lacks row '$row'"; fail=$((fail + 1)); }
 done
 # The man page documents every option the commands' help lists.

@@ -380,3 +380,9 @@ void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st)
 #undef C
 	st->refault = st->pgmajfault + st->swapcache_hit;
 }
+
+size_t vms_metadata_bytes_per_page(void)
+{
+	return sizeof(struct vms_page) + sizeof(uint64_t) /* PTE */ +
+	       sizeof(uint64_t) /* spte */;
+}

@@ -3,7 +3,7 @@
  * memcpy), repeated, reported as median [min-max] and a ratio.  Nothing
  * here asserts a time. */
 #define _GNU_SOURCE
-#include "tool/tool.h"
+#include "tool/bench.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,43 +23,35 @@
 #include "vmsync.h"
 
 #define PAGE VMS_PAGE_SIZE
-#define MAX_REPS 64
 #define MEMCG_ROOT "/sys/fs/cgroup/memory"
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
 
-struct bench_cfg {
-	uint64_t pages;
-	unsigned reps;
-	uint64_t seed;
-	const char *dir;            /* where both swap files go */
-};
-
-/* pages per second of each repetition, vmsync's and the anchor's */
-struct samples {
-	double v[MAX_REPS];
-	unsigned n;
-	const char *skip;           /* why there are none */
-};
-
-struct figure {
-	const char *name, *unit, *anchor;
-	struct samples ours, theirs;
-};
-
-enum { F_SWAPOUT, F_SWAPIN_SEQ, F_SWAPIN_RAND, F_MIGRATE, NR_FIGURES };
-
-static struct figure figures[NR_FIGURES] = {
+struct figure figures[NR_FIGURES] = {
 	[F_SWAPOUT] = { "swap-out", "pages/s", "kernel MADV_PAGEOUT to a swap file" },
 	[F_SWAPIN_SEQ] = { "swap-in, sequential", "pages/s",
 			   "kernel swap-in from the same disk" },
 	[F_SWAPIN_RAND] = { "swap-in, random", "pages/s",
 			    "kernel swap-in from the same disk" },
 	[F_MIGRATE] = { "migration", "pages/s", "" },
+	[F_ACCESS] = { "guest access, resident", "GB/s",
+		       "the same 8-byte read loop over a host buffer" },
+	[F_FIRST_TOUCH] = { "first-touch fault", "pages/s",
+			    "host first touch of fresh anonymous memory "
+			    "(a KVM guest's: no /dev/kvm here)" },
+	[F_INVALIDATE] = { "DONTNEED, 2 vCPUs", "ns/page",
+			   "kernel MADV_DONTNEED of as much resident memory "
+			   "(KVM-mapped: no /dev/kvm here)" },
+	[F_METADATA] = { "metadata per 4 KiB", "bytes",
+			 "the kernel's: 64 B struct page + PTE + EPT entry" },
+	[F_FAULT_SCALE] = { "fault, 2 vCPUs", "pages/s",
+			    "vmsync's own, with 1 vCPU" },
+	[F_ACCESS_SCALE] = { "access, 2 vCPUs", "GB/s",
+			     "vmsync's own, with 1 vCPU" },
 };
 
-static double now_s(void)
+double now_s(void)
 {
 	return tool_now_ns() / 1e9;
 }
@@ -82,7 +74,7 @@ static uint64_t *permutation(uint64_t n, uint64_t seed)
 	return p;
 }
 
-static void add(struct samples *s, double v)
+void add(struct samples *s, double v)
 {
 	if (s->n < MAX_REPS)
 		s->v[s->n++] = v;
@@ -440,7 +432,12 @@ static void print_samples(struct samples *s)
 		return;
 	}
 	double m = median(s);
-	printf(" %9.0f [%7.0f-%7.0f]", m, s->v[0], s->v[s->n - 1]);
+
+	/* Rates in the thousands want no decimals, GB/s want two. */
+	if (m >= 100)
+		printf(" %9.0f [%7.0f-%7.0f]", m, s->v[0], s->v[s->n - 1]);
+	else
+		printf(" %9.2f [%7.2f-%7.2f]", m, s->v[0], s->v[s->n - 1]);
 }
 
 static void report(const struct bench_cfg *cfg)
@@ -476,8 +473,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmsync bench [options]\n\n"
-		"Measures vmsync's swap and migration next to the kernel's own, in\n"
-		"the same run, on the same disk.  The kernel's swap needs root.\n\n"
+		"Measures vmsync next to anchors in the same run: its swap next to\n"
+		"the kernel's on the same disk (needs root), migration next to a\n"
+		"memcpy, guest accesses, faults and invalidations next to the host's\n"
+		"own, 2 vCPUs next to 1.  Ratios are vmsync / anchor: above 1 is\n"
+		"better for rates, worse for ns/page and bytes.\n\n"
 		"  --pages N     pages per figure (1024-4194304; default 32768)\n"
 		"  --reps N      repetitions after one warm-up (1-64; default 5)\n"
 		"  --quick       4096 pages, 3 repetitions (a smoke run)\n"
@@ -571,6 +571,8 @@ int cmd_bench(int argc, char **argv)
 		err = vms_swap_rep(&cfg, swap_phys, order);
 		if (!err)
 			err = vms_migrate_rep(&cfg);
+		if (!err)
+			err = guest_bench_rep(&cfg);
 		if (!kskip)
 			kskip = kernel_swap_rep(&cfg, &k, order);
 		kernel_migrate_rep(&cfg);

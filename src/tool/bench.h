@@ -1,0 +1,45 @@
+/* bench.h - what the parts of `vmsync bench` share: its configuration,
+ * the figures with their samples, and the guest-side measurements
+ * (bench_guest.c) that bench.c runs next to the swap ones. */
+#ifndef VMS_TOOL_BENCH_H
+#define VMS_TOOL_BENCH_H
+
+#include "tool/tool.h"
+
+#define MAX_REPS 64
+
+struct bench_cfg {
+	uint64_t pages;
+	unsigned reps;
+	uint64_t seed;
+	const char *dir;            /* where both swap files go */
+};
+
+/* One value per repetition, vmsync's or the anchor's. */
+struct samples {
+	double v[MAX_REPS];
+	unsigned n;
+	const char *skip;           /* why there are none */
+};
+
+struct figure {
+	const char *name, *unit, *anchor;
+	struct samples ours, theirs;
+};
+
+enum {
+	F_SWAPOUT, F_SWAPIN_SEQ, F_SWAPIN_RAND, F_MIGRATE, F_ACCESS,
+	F_FIRST_TOUCH, F_INVALIDATE, F_METADATA, F_FAULT_SCALE, F_ACCESS_SCALE,
+	NR_FIGURES
+};
+
+extern struct figure figures[NR_FIGURES];
+
+void add(struct samples *s, double v);
+double now_s(void);
+
+/* One repetition of the guest-side figures, vmsync's side and anchors;
+ * 0 or -errno. */
+int guest_bench_rep(const struct bench_cfg *cfg);
+
+#endif /* VMS_TOOL_BENCH_H */

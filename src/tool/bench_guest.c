@@ -1,0 +1,235 @@
+/* bench_guest.c - `vmsync bench` figures seen from the guest: reads
+ * through the soft TLB, first-touch faults, DONTNEED under running vCPUs,
+ * 1 against 2 vCPUs, and the metadata kept per page; each with its anchor
+ * measured right after it. */
+#define _GNU_SOURCE
+#include "tool/bench.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "vmsync.h"
+
+#define PAGE VMS_PAGE_SIZE
+#define SPIN_PAGES 16               /* where running vCPUs idle */
+
+struct gvm {
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	struct vms_vm *vm;
+};
+
+/* A VM with @pages of guest RAM at gfn 0 plus SPIN_PAGES after it, and
+ * frames for all of it: these figures measure no swapping. */
+static int gvm_up(struct gvm *g, uint64_t pages)
+{
+	uint64_t all = pages + SPIN_PAGES, hva;
+	struct vms_phys_config pc = { .nr_nodes = 1,
+				      .node_frames = { all + 64 } };
+	struct vms_vm_config vc = { .max_gpa = all * PAGE };
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	if ((r = vms_phys_create(&pc, &g->phys)) ||
+	    (r = vms_mm_create(g->phys, NULL, &g->mm)) ||
+	    (r = vms_vm_create(g->mm, &vc, &g->vm)) ||
+	    (r = vms_mmap(g->mm, 0, all * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
+			  VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva)))
+		return r;
+	return vms_vm_set_memslot(g->vm, 0, 0, all, hva, 0);
+}
+
+static void gvm_down(struct gvm *g)
+{
+	vms_vm_destroy(g->vm);
+	vms_mm_destroy(g->mm);
+	vms_phys_destroy(g->phys);
+}
+
+enum job_kind { JOB_READ, JOB_TOUCH, JOB_SPIN };
+
+/* One vCPU's part: gfns [first, first + n).  JOB_SPIN first reads its
+ * pages (so sptes exist), says so, then reads SPIN_PAGES until told to
+ * stop: a vCPU that is in guest mode when the host invalidates. */
+struct job {
+	enum job_kind kind;
+	uint64_t first, n, spin_gfn;
+	atomic_bool *stop;
+	atomic_int *ready;
+	int err;
+};
+
+static int guest_job(struct vms_vcpu *v, void *arg)
+{
+	struct job *j = arg;
+	uint64_t x = 0, sink = 0;
+
+	for (uint64_t g = j->first; g < j->first + j->n && !j->err; g++) {
+		if (j->kind == JOB_TOUCH) {
+			j->err = vms_guest_write64(v, g * PAGE, g);
+			continue;
+		}
+		for (uint64_t off = 0; off < PAGE && !j->err; off += 8) {
+			j->err = vms_guest_read64(v, g * PAGE + off, &x);
+			sink += x;
+		}
+	}
+	if (j->kind == JOB_SPIN) {
+		atomic_fetch_add(j->ready, 1);
+		while (!atomic_load(j->stop) && !j->err) {
+			j->err = vms_guest_read64(
+				v, (j->spin_gfn + (x++ % SPIN_PAGES)) * PAGE, &x);
+			sink += x;
+		}
+	}
+	return sink == 1 ? 1 : 0;       /* keeps the reads from going away */
+}
+
+/* Runs @nv vCPUs splitting [0, pages) between them; wall-clock seconds. */
+static int run_jobs(struct gvm *g, enum job_kind kind, uint64_t pages,
+		    unsigned nv, double *secs)
+{
+	struct vms_vcpu *v[2];
+	struct job j[2];
+	unsigned started = 0;
+	int r = 0;
+
+	double t = now_s();
+	for (; started < nv && !r; started++) {
+		j[started] = (struct job){ .kind = kind,
+					   .first = started * pages / nv,
+					   .n = pages / nv };
+		r = vms_vcpu_start(g->vm, guest_job, &j[started], &v[started]);
+	}
+	for (unsigned i = 0; i < started; i++) {
+		vms_vcpu_join(v[i], NULL);
+		if (!r)
+			r = j[i].err;
+	}
+	*secs = now_s() - t;
+	return r;
+}
+
+/* The anchor of guest access: the same 8-byte reads over host memory. */
+static double host_read_gbs(uint64_t pages)
+{
+	uint64_t *buf = malloc(pages * PAGE), sink = 0;
+
+	if (!buf)
+		return 0;
+	memset(buf, 1, pages * PAGE);
+	double t = now_s();
+	for (uint64_t i = 0; i < pages * PAGE / 8; i++)
+		sink += ((volatile uint64_t *)buf)[i];
+	double s = now_s() - t;
+	free(buf);
+	return sink ? pages * PAGE / s / 1e9 : 0;
+}
+
+static double host_first_touch(uint64_t pages)
+{
+	uint8_t *a = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (a == MAP_FAILED)
+		return 0;
+	double t = now_s();
+	for (uint64_t i = 0; i < pages; i++)
+		a[i * PAGE] = 1;
+	double s = now_s() - t;
+	munmap(a, pages * PAGE);
+	return pages / s;
+}
+
+static double host_dontneed_ns(uint64_t pages)
+{
+	uint8_t *a = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (a == MAP_FAILED)
+		return 0;
+	memset(a, 1, pages * PAGE);
+	double t = now_s();
+	int r = madvise(a, pages * PAGE, MADV_DONTNEED);
+	double s = now_s() - t;
+	munmap(a, pages * PAGE);
+	return r ? 0 : s * 1e9 / pages;
+}
+
+/* DONTNEED of every page two running vCPUs have mapped. */
+static int invalidation(uint64_t pages, double *ns)
+{
+	struct gvm g;
+	atomic_bool stop = false;
+	atomic_int ready = 0;
+	struct vms_vcpu *v[2];
+	struct job j[2];
+	unsigned started = 0;
+	uint64_t hva;
+	int r = gvm_up(&g, pages);
+
+	for (; !r && started < 2; started++) {
+		j[started] = (struct job){ .kind = JOB_SPIN,
+					   .first = started * pages / 2,
+					   .n = pages / 2, .spin_gfn = pages,
+					   .stop = &stop, .ready = &ready };
+		r = vms_vcpu_start(g.vm, guest_job, &j[started], &v[started]);
+	}
+	while (!r && atomic_load(&ready) < 2)
+		;
+	if (!r)
+		r = vms_vm_gpa_to_hva(g.vm, 0, &hva);
+	double t = now_s();
+	if (!r)
+		r = vms_madvise(g.mm, hva, pages * PAGE, VMS_MADV_DONTNEED);
+	*ns = (now_s() - t) * 1e9 / pages;
+	atomic_store(&stop, true);
+	for (unsigned i = 0; i < started; i++)
+		vms_vcpu_join(v[i], NULL);
+	gvm_down(&g);
+	return r;
+}
+
+int guest_bench_rep(const struct bench_cfg *cfg)
+{
+	uint64_t n = cfg->pages;
+	struct gvm g;
+	double s1, s2;
+	int r;
+
+	/* First touch at 1 and 2 vCPUs, then reads of what they touched. */
+	if ((r = gvm_up(&g, n)) || (r = run_jobs(&g, JOB_TOUCH, n, 1, &s1)) ||
+	    (r = run_jobs(&g, JOB_READ, n, 1, &s2))) {
+		gvm_down(&g);
+		return r;
+	}
+	add(&figures[F_FIRST_TOUCH].ours, n / s1);
+	add(&figures[F_FAULT_SCALE].theirs, n / s1);
+	add(&figures[F_ACCESS].ours, n * PAGE / s2 / 1e9);
+	add(&figures[F_ACCESS_SCALE].theirs, n * PAGE / s2 / 1e9);
+	r = run_jobs(&g, JOB_READ, n, 2, &s2);
+	gvm_down(&g);
+	if (r || (r = gvm_up(&g, n)) || (r = run_jobs(&g, JOB_TOUCH, n, 2, &s1))) {
+		gvm_down(&g);
+		return r;
+	}
+	gvm_down(&g);
+	add(&figures[F_FAULT_SCALE].ours, n / s1);
+	add(&figures[F_ACCESS_SCALE].ours, n * PAGE / s2 / 1e9);
+	add(&figures[F_FIRST_TOUCH].theirs, host_first_touch(n));
+	add(&figures[F_ACCESS].theirs, host_read_gbs(n));
+
+	double ns;
+	if ((r = invalidation(n, &ns)))
+		return r;
+	add(&figures[F_INVALIDATE].ours, ns);
+	add(&figures[F_INVALIDATE].theirs, host_dontneed_ns(n));
+
+	add(&figures[F_METADATA].ours, (double)vms_metadata_bytes_per_page());
+	add(&figures[F_METADATA].theirs, 64 + 8 + 8);
+	return 0;
+}
