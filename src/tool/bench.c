@@ -49,6 +49,10 @@ struct figure figures[NR_FIGURES] = {
 			    "vmsync's own, with 1 vCPU" },
 	[F_ACCESS_SCALE] = { "access, 2 vCPUs", "GB/s",
 			     "vmsync's own, with 1 vCPU" },
+	[F_ZIPF_FULL] = { "zipf, 100% resident", "ops/s",
+			  "the same loop and seed in a host process" },
+	[F_ZIPF_QUARTER] = { "zipf, 25% resident", "ops/s",
+			     "the same loop in a memory cgroup of 25%, kernel swap" },
 };
 
 double now_s(void)
@@ -85,11 +89,11 @@ void add(struct samples *s, double v)
 /* One pool and swap area for every repetition, as the kernel's swap file
  * lives across them: a new file would pay its file system's first-write
  * costs in every repetition. */
-static int vms_swap_setup(const struct bench_cfg *cfg, struct vms_phys **phys)
+static int vms_swap_setup(const struct bench_cfg *cfg, uint64_t frames,
+			  struct vms_phys **phys)
 {
 	uint64_t n = cfg->pages;
-	struct vms_phys_config pc = { .nr_nodes = 1,
-				      .node_frames = { n + n / 8 + 1024 } };
+	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { frames } };
 	struct vms_swap_backend *be;
 	int r;
 
@@ -409,6 +413,77 @@ static void kernel_migrate_rep(const struct bench_cfg *cfg)
 	munmap(a, 2 * n * PAGE);
 }
 
+/* The zipf loop as a host process in our memory cgroup squeezed to a
+ * quarter of its buffer, over the kernel's swap; ops/s through @fd. */
+static int kernel_zipf_child(const struct bench_cfg *cfg, const char *cg,
+			     int fd)
+{
+	char path[320], val[32];
+	uint64_t n = cfg->pages;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(val, sizeof(val), "%d", getpid());
+	if (write_file(path, val))
+		return 1;
+	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)(n / 4 * PAGE));
+	if (write_file(path, val))
+		return 1;
+	uint8_t *buf = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return 1;
+	for (uint64_t i = 0; i < n; i++)
+		*(uint64_t *)(buf + i * PAGE) = i;
+	double rate = zipf_loop_host(buf, n, cfg->seed);
+	snprintf(val, sizeof(val), "%llu", 1ull << 40);
+	write_file(path, val);
+	return write(fd, &rate, sizeof(rate)) == sizeof(rate) ? 0 : 1;
+}
+
+static int zipf_rep(const struct bench_cfg *cfg, struct vms_phys *full,
+		    struct vms_phys *quarter, struct kswap *k, const char *kskip)
+{
+	double rate;
+	int r = vms_zipf_rep(full, cfg->pages, cfg->seed, &rate);
+
+	if (r)
+		return r;
+	add(&figures[F_ZIPF_FULL].ours, rate);
+	if ((r = vms_zipf_rep(quarter, cfg->pages, cfg->seed, &rate)))
+		return r;
+	add(&figures[F_ZIPF_QUARTER].ours, rate);
+
+	uint8_t *buf = mmap(NULL, cfg->pages * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (buf != MAP_FAILED) {
+		memset(buf, 1, cfg->pages * PAGE);
+		add(&figures[F_ZIPF_FULL].theirs,
+		    zipf_loop_host(buf, cfg->pages, cfg->seed));
+		munmap(buf, cfg->pages * PAGE);
+	}
+	if (kskip) {
+		figures[F_ZIPF_QUARTER].theirs.skip = kskip;
+		return 0;
+	}
+	int p[2];
+	if (pipe(p))
+		return 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(kernel_zipf_child(cfg, k->cg, p[1]));
+	}
+	close(p[1]);
+	int st = 0;
+	if (pid > 0 && read(p[0], &rate, sizeof(rate)) == sizeof(rate))
+		add(&figures[F_ZIPF_QUARTER].theirs, rate);
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	return 0;
+}
+
 /* ---- report ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -469,6 +544,49 @@ static void report(const struct bench_cfg *cfg)
 	       (unsigned long long)cfg->seed, cfg->dir);
 }
 
+/* The table as JSON: per figure, both sides' samples and the ratio. */
+static int write_json(const char *path, const struct bench_cfg *cfg)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "{\n  \"vmsync\": \"bench\",\n  \"version\": 1,\n"
+		   "  \"pages\": %llu,\n  \"reps\": %u,\n  \"seed\": %llu,\n"
+		   "  \"figures\": [\n",
+		(unsigned long long)cfg->pages, cfg->reps,
+		(unsigned long long)cfg->seed);
+	for (int i = 0; i < NR_FIGURES; i++) {
+		struct figure *x = &figures[i];
+		struct samples *side[2] = { &x->ours, &x->theirs };
+
+		fprintf(f, "    {\"name\": \"%s\", \"unit\": \"%s\", "
+			   "\"anchor\": \"%s\"",
+			x->name, x->unit, x->anchor);
+		for (int k = 0; k < 2; k++) {
+			struct samples *sm = side[k];
+
+			fprintf(f, ", \"%s\": ", k ? "anchor_samples" : "vmsync");
+			if (!sm->n) {
+				fprintf(f, "null");
+				continue;
+			}
+			fprintf(f, "{\"median\": %.6g, \"min\": %.6g, "
+				   "\"max\": %.6g, \"n\": %u}",
+				median(sm), sm->v[0], sm->v[sm->n - 1], sm->n);
+		}
+		if (x->ours.n && x->theirs.n)
+			fprintf(f, ", \"ratio\": %.4f",
+				median(&x->ours) / median(&x->theirs));
+		if (x->theirs.skip)
+			fprintf(f, ", \"skipped\": \"%s\"", x->theirs.skip);
+		fprintf(f, "}%s\n", i + 1 < NR_FIGURES ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	int bad = ferror(f);
+	return fclose(f) || bad ? -EIO : 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -483,6 +601,7 @@ static void usage(FILE *f)
 		"  --quick       4096 pages, 3 repetitions (a smoke run)\n"
 		"  --dir PATH    where the swap files go (default $TMPDIR or /tmp)\n"
 		"  --seed N      seed of the random access order (default 1)\n"
+		"  --json FILE   the table as JSON too\n"
 		"  --help        this help\n");
 }
 
@@ -492,9 +611,11 @@ int cmd_bench(int argc, char **argv)
 		{ "pages", 1, 0, 'p' }, { "reps", 1, 0, 'r' },
 		{ "quick", 0, 0, 'q' }, { "dir", 1, 0, 'd' },
 		{ "seed", 1, 0, 's' },  { "help", 0, 0, 'h' },
+		{ "json", 1, 0, 'j' },
 		{ 0, 0, 0, 0 }
 	};
 	struct bench_cfg cfg = { .pages = 32768, .reps = 5, .seed = 1 };
+	const char *json = NULL;
 	const char *why = NULL;
 	uint64_t v;
 	int c;
@@ -521,6 +642,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case 'd':
 			cfg.dir = optarg;
+			break;
+		case 'j':
+			json = optarg;
 			break;
 		case 's':
 			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg.seed, &why);
@@ -561,8 +685,15 @@ int cmd_bench(int argc, char **argv)
 	printf("vmsync bench: %llu pages, %u repetitions%s\n",
 	       (unsigned long long)cfg.pages, cfg.reps,
 	       kskip ? "" : ", kernel swap on a file beside vmsync's");
-	struct vms_phys *swap_phys = NULL;
-	int err = vms_swap_setup(&cfg, &swap_phys);
+	struct vms_phys *swap_phys = NULL, *quarter = NULL, *full = NULL;
+	struct vms_phys_config pc = { .nr_nodes = 1,
+				      .node_frames = { cfg.pages + 1024 } };
+	int err = vms_swap_setup(&cfg, cfg.pages + cfg.pages / 8 + 1024,
+				 &swap_phys);
+	if (!err)
+		err = vms_swap_setup(&cfg, cfg.pages / 4, &quarter);
+	if (!err)
+		err = vms_phys_create(&pc, &full);
 	for (unsigned rep = 0; rep <= cfg.reps && !err; rep++) {
 		/* Repetition 0 warms up; its samples are dropped. */
 		struct figure saved[NR_FIGURES];
@@ -573,6 +704,7 @@ int cmd_bench(int argc, char **argv)
 			err = vms_migrate_rep(&cfg);
 		if (!err)
 			err = guest_bench_rep(&cfg);
+		err = err ? err : zipf_rep(&cfg, full, quarter, &k, kskip);
 		if (!kskip)
 			kskip = kernel_swap_rep(&cfg, &k, order);
 		kernel_migrate_rep(&cfg);
@@ -584,6 +716,8 @@ int cmd_bench(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "\n");
 	vms_phys_destroy(swap_phys);
+	vms_phys_destroy(quarter);
+	vms_phys_destroy(full);
 	kswap_teardown(&k);
 	free(order);
 	if (err) {
@@ -597,5 +731,10 @@ int cmd_bench(int argc, char **argv)
 			figures[i].theirs.n = 0;
 		}
 	report(&cfg);
+	if (json && (err = write_json(json, &cfg))) {
+		fprintf(stderr, "vmsync bench: cannot write %s: %s\n", json,
+			strerror(-err));
+		return EXIT_ERROR;
+	}
 	return EXIT_VERIFIED;
 }

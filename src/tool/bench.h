@@ -5,6 +5,7 @@
 #define VMS_TOOL_BENCH_H
 
 #include "tool/tool.h"
+#include "vmsync.h"
 
 #define MAX_REPS 64
 
@@ -30,7 +31,7 @@ struct figure {
 enum {
 	F_SWAPOUT, F_SWAPIN_SEQ, F_SWAPIN_RAND, F_MIGRATE, F_ACCESS,
 	F_FIRST_TOUCH, F_INVALIDATE, F_METADATA, F_FAULT_SCALE, F_ACCESS_SCALE,
-	NR_FIGURES
+	F_ZIPF_FULL, F_ZIPF_QUARTER, NR_FIGURES
 };
 
 extern struct figure figures[NR_FIGURES];
@@ -41,5 +42,14 @@ double now_s(void);
 /* One repetition of the guest-side figures, vmsync's side and anchors;
  * 0 or -errno. */
 int guest_bench_rep(const struct bench_cfg *cfg);
+
+/* The zipf loop: 4 accesses a page of [0, pages), Zipf ranks through a
+ * seeded shuffle, 30% writes of one word.  Over @base (a host buffer) it
+ * returns ops/s; vms_zipf_rep runs it in a vCPU over a VM whose frames
+ * come from @phys. */
+#define ZIPF_OPS_PER_PAGE 4
+double zipf_loop_host(uint8_t *base, uint64_t pages, uint64_t seed);
+int vms_zipf_rep(struct vms_phys *phys, uint64_t pages, uint64_t seed,
+		 double *ops_per_s);
 
 #endif /* VMS_TOOL_BENCH_H */

@@ -194,6 +194,106 @@ static int invalidation(uint64_t pages, double *ns)
 	return r;
 }
 
+/* The shuffle that scatters the Zipf ranks, the same for both sides. */
+static uint64_t *zipf_order(uint64_t n, uint64_t seed)
+{
+	uint64_t *p = malloc(n * sizeof(*p));
+
+	for (uint64_t i = 0; p && i < n; i++)
+		p[i] = i;
+	for (uint64_t i = n; p && i > 1; i--) {
+		uint64_t j = tool_rand(&seed) % i, t = p[i - 1];
+
+		p[i - 1] = p[j];
+		p[j] = t;
+	}
+	return p;
+}
+
+double zipf_loop_host(uint8_t *base, uint64_t pages, uint64_t seed)
+{
+	uint64_t *order = zipf_order(pages, seed), rng = seed, sink = 0;
+	uint64_t ops = pages * ZIPF_OPS_PER_PAGE;
+	struct zipf z;
+
+	if (!order)
+		return 0;
+	zipf_init(&z, pages, 0.99);
+	double t = now_s();
+	for (uint64_t i = 0; i < ops; i++) {
+		volatile uint64_t *w =
+			(uint64_t *)(base + order[zipf_next(&z, &rng)] * PAGE);
+
+		if (tool_rand(&rng) % 10 < 3)
+			*w = i;
+		else
+			sink += *w;
+	}
+	double s = now_s() - t;
+	free(order);
+	return sink != 1 ? ops / s : 0;
+}
+
+struct zipf_job {
+	uint64_t pages, seed;
+	double rate;
+	int err;
+};
+
+/* Every page written once (untimed), then the loop. */
+static int guest_zipf_bench(struct vms_vcpu *v, void *arg)
+{
+	struct zipf_job *j = arg;
+	uint64_t *order = zipf_order(j->pages, j->seed), rng = j->seed, x;
+	uint64_t ops = j->pages * ZIPF_OPS_PER_PAGE;
+	struct zipf z;
+
+	if (!order) {
+		j->err = -ENOMEM;
+		return 0;
+	}
+	for (uint64_t g = 0; g < j->pages && !j->err; g++)
+		j->err = vms_guest_write64(v, g * PAGE, g);
+	zipf_init(&z, j->pages, 0.99);
+	double t = now_s();
+	for (uint64_t i = 0; i < ops && !j->err; i++) {
+		uint64_t gpa = order[zipf_next(&z, &rng)] * PAGE;
+
+		j->err = tool_rand(&rng) % 10 < 3 ? vms_guest_write64(v, gpa, i)
+						  : vms_guest_read64(v, gpa, &x);
+	}
+	j->rate = ops / (now_s() - t);
+	free(order);
+	return 0;
+}
+
+int vms_zipf_rep(struct vms_phys *phys, uint64_t pages, uint64_t seed,
+		 double *ops_per_s)
+{
+	struct vms_vm_config vc = { .max_gpa = pages * PAGE };
+	struct zipf_job j = { .pages = pages, .seed = seed };
+	struct vms_mm *mm;
+	struct vms_vm *vm = NULL;
+	struct vms_vcpu *v;
+	uint64_t hva;
+	int r;
+
+	if ((r = vms_mm_create(phys, NULL, &mm)))
+		return r;
+	if (!(r = vms_mmap(mm, 0, pages * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
+			   VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva)) &&
+	    !(r = vms_vm_create(mm, &vc, &vm)) &&
+	    !(r = vms_vm_set_memslot(vm, 0, 0, pages, hva, 0)) &&
+	    !(r = vms_vcpu_start(vm, guest_zipf_bench, &j, &v))) {
+		vms_vcpu_join(v, NULL);
+		r = j.err;
+		*ops_per_s = j.rate;
+	}
+	vms_vm_destroy(vm);
+	vms_mm_destroy(mm);
+	return r;
+}
+
 int guest_bench_rep(const struct bench_cfg *cfg)
 {
 	uint64_t n = cfg->pages;

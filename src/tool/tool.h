@@ -26,4 +26,14 @@ bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 uint64_t tool_rand(uint64_t *state);
 uint64_t tool_now_ns(void);
 
+/* Zipf-distributed ranks in [0, n), as YCSB draws them (Gray et al.):
+ * O(n) once for zeta(n), O(1) a draw.  0 < theta < 1: larger, more
+ * skewed. */
+struct zipf {
+	uint64_t n;
+	double theta, zetan, alpha, eta, half;
+};
+void zipf_init(struct zipf *z, uint64_t n, double theta);
+uint64_t zipf_next(struct zipf *z, uint64_t *rng);
+
 #endif /* VMS_TOOL_H */
