@@ -41,7 +41,7 @@ struct figure figures[NR_FIGURES] = {
 			    "host first touch of fresh anonymous memory "
 			    "(a KVM guest's: no /dev/kvm here)" },
 	[F_INVALIDATE] = { "DONTNEED, 2 vCPUs", "ns/page",
-			   "kernel MADV_DONTNEED of as much resident memory "
+			   "kernel MADV_DONTNEED of as much resident memory, 1 GiB "
 			   "(KVM-mapped: no /dev/kvm here)" },
 	[F_METADATA] = { "metadata per 4 KiB", "bytes",
 			 "the kernel's: 64 B struct page + PTE + EPT entry" },
