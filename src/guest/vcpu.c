@@ -209,11 +209,13 @@ static inline int vcpu_access64(struct vms_vcpu *v, uint64_t gpa,
 	if (unlikely(!e))
 		return vcpu_exit_at(v, gpa);
 	vms_race_window(VMS_RACE_ACCESS_AFTER_TLB);
+	/* Relaxed atomics: vCPUs may race on a guest word as CPUs do, and in
+	 * C that must not be undefined behaviour (a plain mov on x86). */
 	uint64_t *p = (uint64_t *)(e->frame + (gpa & (PAGE_SIZE - 1)));
 	if (write)
-		*p = *val;
+		__atomic_store_n(p, *val, __ATOMIC_RELAXED);
 	else
-		*val = *p;
+		*val = __atomic_load_n(p, __ATOMIC_RELAXED);
 	vcpu_check_stale(v, e, gpa >> PAGE_SHIFT);
 	return 0;
 }
