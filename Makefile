@@ -7,7 +7,7 @@ WERROR   ?= $(if $(CI),ON,OFF)
 MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test sanitize mutants check bench deps clean
+.PHONY: all build run test sanitize mutants model check bench deps clean
 
 all: build
 
@@ -63,8 +63,12 @@ bench: deps
 	cmake --build $(BUILD)-release -j $(JOBS) --target vmsync-bin
 	./$(BUILD)-release/vmsync bench $(BENCH_ARGS)
 
+# spin checks the notifier protocol and refutes its broken variants.
+model:
+	model/check.sh
+
 # Everything CI runs.
-check: test sanitize mutants
+check: test sanitize mutants model
 
 # Each mutant is a deliberately broken build; the stress test must catch
 # every one (tests/mutants.sh says how and how fast).
