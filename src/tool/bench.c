@@ -241,26 +241,43 @@ static int drop_swap_cache(const char *cg)
 	return write_file(path, big) ? r ? r : -EIO : r;
 }
 
+/* In a measuring child: joins memory cgroup @cg (limited to @limit bytes
+ * unless 0), maps @n pages and writes each, swapping as the limit says.
+ * The buffer, or NULL. */
+static uint8_t *child_join_and_fill(const char *cg, uint64_t n,
+				    uint64_t limit)
+{
+	char path[320], val[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(val, sizeof(val), "%d", getpid());
+	if (write_file(path, val))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)limit);
+	if (limit && write_file(path, val))
+		return NULL;
+	uint8_t *buf = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return NULL;
+	for (uint64_t i = 0; i < n; i++)
+		*(uint64_t *)(buf + i * PAGE) = i;
+	return buf;
+}
+
 /* In a child inside memory cgroup @cg: the same steps as vmsync's, with
  * rates written to @fd as three doubles. */
 static int kernel_swap_child(const struct bench_cfg *cfg, const char *cg,
 			     const uint64_t *order, int fd)
 {
-	char path[320], pid[32];
 	uint64_t n = cfg->pages;
 	double rate[3] = { 0, 0, 0 };
 	volatile uint8_t sink = 0;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(path, pid))
+	uint8_t *buf = child_join_and_fill(cg, n, 0);
+	if (!buf)
 		return 1;
-	uint8_t *buf = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return 1;
-	for (uint64_t i = 0; i < n; i++)
-		*(uint64_t *)(buf + i * PAGE) = i;
 
 	long out0 = vmstat("pswpout");
 	double t = now_s();
@@ -421,20 +438,10 @@ static int kernel_zipf_child(const struct bench_cfg *cfg, const char *cg,
 	char path[320], val[32];
 	uint64_t n = cfg->pages;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	snprintf(val, sizeof(val), "%d", getpid());
-	if (write_file(path, val))
+	uint8_t *buf = child_join_and_fill(cg, n, n / 4 * PAGE);
+	if (!buf)
 		return 1;
 	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
-	snprintf(val, sizeof(val), "%llu", (unsigned long long)(n / 4 * PAGE));
-	if (write_file(path, val))
-		return 1;
-	uint8_t *buf = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return 1;
-	for (uint64_t i = 0; i < n; i++)
-		*(uint64_t *)(buf + i * PAGE) = i;
 	double rate = zipf_loop_host(buf, n, cfg->seed);
 	snprintf(val, sizeof(val), "%llu", 1ull << 40);
 	write_file(path, val);
