@@ -612,7 +612,8 @@ static void usage(FILE *f)
 		"  --help        this help\n");
 }
 
-int cmd_bench(int argc, char **argv)
+int bench_parse_args(int argc, char **argv, struct bench_cfg *cfg,
+		     const char **json)
 {
 	static const struct option lo[] = {
 		{ "pages", 1, 0, 'p' }, { "reps", 1, 0, 'r' },
@@ -621,15 +622,15 @@ int cmd_bench(int argc, char **argv)
 		{ "json", 1, 0, 'j' },
 		{ 0, 0, 0, 0 }
 	};
-	struct bench_cfg cfg = { .pages = 32768, .reps = 5, .seed = 1 };
-	const char *json = NULL;
 	const char *why = NULL;
 	uint64_t v;
 	int c;
 
-	cfg.dir = getenv("TMPDIR");
-	if (!cfg.dir || !*cfg.dir)
-		cfg.dir = "/tmp";
+	*cfg = (struct bench_cfg){ .pages = 32768, .reps = 5, .seed = 1 };
+	*json = NULL;
+	cfg->dir = getenv("TMPDIR");
+	if (!cfg->dir || !*cfg->dir)
+		cfg->dir = "/tmp";
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -637,45 +638,56 @@ int cmd_bench(int argc, char **argv)
 
 		switch (c) {
 		case 'p':
-			ok = parse_uint(optarg, 1024, 4194304, &cfg.pages, &why);
+			ok = parse_uint(optarg, 1024, 4194304, &cfg->pages, &why);
 			break;
 		case 'r':
 			ok = parse_uint(optarg, 1, MAX_REPS, &v, &why);
-			cfg.reps = (unsigned)v;
+			cfg->reps = (unsigned)v;
 			break;
 		case 'q':
-			cfg.pages = 4096;
-			cfg.reps = 3;
+			cfg->pages = 4096;
+			cfg->reps = 3;
 			break;
 		case 'd':
-			cfg.dir = optarg;
+			cfg->dir = optarg;
 			break;
 		case 'j':
-			json = optarg;
+			*json = optarg;
 			break;
 		case 's':
-			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg.seed, &why);
+			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg->seed, &why);
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_VERIFIED;
+			return 1;
 		default:
 			fprintf(stderr, "vmsync bench: %s '%s'\n",
 				optopt ? "option needs a value:" : "unknown option",
 				argv[optind - 1]);
-			return EXIT_USAGE;
+			return -1;
 		}
 		if (!ok) {
 			fprintf(stderr, "vmsync bench: bad value '%s' for %s: %s\n",
 				optarg, argv[optind - 2], why);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vmsync bench: unexpected argument '%s'\n",
 			argv[optind]);
-		return EXIT_USAGE;
+		return -1;
 	}
+	return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	struct bench_cfg cfg;
+	const char *json;
+	int r = bench_parse_args(argc, argv, &cfg, &json);
+
+	if (r)
+		return r > 0 ? EXIT_VERIFIED : EXIT_USAGE;
 
 	uint64_t *order = permutation(cfg.pages, cfg.seed);
 	if (!order) {

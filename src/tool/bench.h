@@ -36,6 +36,11 @@ enum {
 
 extern struct figure figures[NR_FIGURES];
 
+/* Parses `vmsync bench`'s options into @cfg and *@json (NULL: none).  0 to
+ * run, 1 when --help was printed, -1 after a one-line error on stderr. */
+int bench_parse_args(int argc, char **argv, struct bench_cfg *cfg,
+		     const char **json);
+
 void add(struct samples *s, double v);
 double now_s(void);
 

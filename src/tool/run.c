@@ -505,7 +505,7 @@ static bool writable(const char *path, const char **why)
 	return true;
 }
 
-static int parse_args(int argc, char **argv, struct run_cfg *cfg)
+int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 {
 	static const struct option lo[] = {
 		{ "vcpus", 1, 0, 'v' },    { "guest-mem", 1, 0, 'm' },
@@ -698,7 +698,7 @@ int cmd_run(int argc, char **argv)
 	struct vcpu_arg *args;
 	uint64_t rng, host_seed;
 	pthread_t host;
-	int r = parse_args(argc, argv, &R.cfg);
+	int r = run_parse_args(argc, argv, &R.cfg);
 
 	if (r)
 		return r > 0 ? EXIT_VERIFIED : EXIT_USAGE;

@@ -119,6 +119,11 @@ extern const struct workload workloads[];
 extern const size_t nr_workloads;
 const struct workload *workload_find(const char *name);
 
+/* Parses `vmsync run`'s options into @cfg, defaults filled in.  0 to run,
+ * 1 when --help was printed, -1 after a one-line error on stderr.  --json
+ * and --report files are created to prove they can be written. */
+int run_parse_args(int argc, char **argv, struct run_cfg *cfg);
+
 /* One page-sized access, retried while the host holds the page away
  * (unmapped, read-only, between memslots); false on a real error, which
  * then ends the run. */
