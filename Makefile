@@ -4,7 +4,8 @@
 BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR   ?= $(if $(CI),ON,OFF)
-MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache
+MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache \
+	    swallow_read_error swallow_write_error ignore_short_io
 CMAKE_FLAGS ?=
 
 .PHONY: all build run test sanitize mutants model check bench deps clean

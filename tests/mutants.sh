@@ -3,6 +3,8 @@
 # and runs notifier-stress on it twice: with the guest-visible oracle alone
 # (--oracle-only) and with the debug build's invariant checks.  Exits 0 only
 # if the oracle catches every mutant.  Race windows are widened (--race-ns).
+# Mutants of the I/O error paths run the fault sweep of their site instead
+# (test-fault), whose oracle is the guest data.
 set -u
 build=${BUILD:-build}
 jobs=${JOBS:-2}
@@ -31,12 +33,35 @@ extra_args() {
 	esac
 }
 
+# The fault-injection site whose failures the mutant mishandles.
+fault_site() {
+	case $1 in
+	swallow_read_error) echo swap-read ;;
+	swallow_write_error) echo swap-write ;;
+	ignore_short_io) echo swap-short ;;
+	esac
+}
+
 for m in "$@"; do
 	dir=$build-mutant-$m
+	site=$(fault_site "$m")
+	target=notifier-stress
+	[ -n "$site" ] && target=test-fault
 	if ! { cmake -S . -B "$dir" -DVMS_MUTANT="$m" >/dev/null &&
-	       cmake --build "$dir" -j "$jobs" --target notifier-stress >/dev/null; }; then
+	       cmake --build "$dir" -j "$jobs" --target $target >/dev/null; }; then
 		echo "mutant $m: does not build"
 		exit 2
+	fi
+	if [ -n "$site" ]; then
+		out=$(timeout 600 "$dir/tests/test-fault" --site "$site" --points 8 2>&1)
+		if [ $? -eq 0 ]; then
+			echo "mutant $m: NOT CAUGHT by the $site fault sweep"
+			survivors=$((survivors + 1))
+		else
+			echo "mutant $m: caught by the $site fault sweep:" \
+			     "$(grep -m1 'check failed' <<<"$out" | sed 's/.*check failed: //' | cut -c1-160)"
+		fi
+		continue
 	fi
 	read -r -a more <<<"$(extra_args "$m")"
 	echo "mutant $m: ${more[*]}"

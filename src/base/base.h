@@ -39,6 +39,9 @@ void vms_assert_fail(const char *expr, const char *file, int line);
 #define VMS_MUTANT_early_free 3
 #define VMS_MUTANT_no_secondary_dirty 4
 #define VMS_MUTANT_no_swapcache 5
+#define VMS_MUTANT_swallow_read_error 6
+#define VMS_MUTANT_swallow_write_error 7
+#define VMS_MUTANT_ignore_short_io 8
 #ifdef VMS_MUTANT
 #define VMS_MUTANT_IS(name) (VMS_MUTANT == VMS_MUTANT_##name)
 #else
@@ -110,6 +113,61 @@ extern _Atomic unsigned vms_race_odds;
 void vms_race_window(enum vms_race_site site);
 #else
 #define vms_race_window(site) ((void)0)
+#endif
+
+/* ---- the OS's resources (os.c): heap, mappings, memfds, threads.  Each
+ * call is a fault-injection site of debug builds, and the heap's live
+ * blocks are counted there, so tests see leaks and failed paths. */
+void *vms_malloc(size_t size);
+void *vms_calloc(size_t n, size_t size);
+void *vms_realloc(void *p, size_t size);
+void *vms_aligned_alloc(size_t align, size_t size);
+void vms_free(void *p);
+/* mmap(2); MAP_FAILED with errno set on failure. */
+void *vms_os_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  long off);
+/* A memfd of @bytes: the fd, or -errno. */
+int vms_os_memfd(const char *name, uint64_t bytes);
+/* pthread_create: 0 or -errno. */
+int vms_os_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/*
+ * Fault injection (debug builds).  Every site that can fail for want of a
+ * resource or by I/O asks vms_fault(site) first and, told yes, fails the
+ * way the real call would.  A test arms a site to fail its nth call from
+ * then (nth 0: only count), once or from then on.  Release builds compile
+ * the question away.
+ */
+enum vms_fault_site {
+	VMS_FAULT_ALLOC,        /* heap blocks */
+	VMS_FAULT_MAP,          /* mappings and memfds of tables and pools */
+	VMS_FAULT_THREAD,       /* thread creation: EAGAIN */
+	VMS_FAULT_FRAME,        /* a frame: every pool exhausted, reclaim too */
+	VMS_FAULT_SWAP_SLOT,    /* a swap slot: the area full */
+	VMS_FAULT_SWAP_FILE,    /* the swap file's space: ENOSPC */
+	VMS_FAULT_SWAP_WRITE,   /* a page written to swap: EIO */
+	VMS_FAULT_SWAP_READ,    /* a page read from swap: EIO */
+	VMS_FAULT_SWAP_SHORT,   /* a transfer comes back short */
+	VMS_FAULT_NR
+};
+#ifdef VMS_DEBUG
+extern atomic_bool vms_fault_on;
+bool vms_fault_hit(enum vms_fault_site site);
+static inline bool vms_fault(enum vms_fault_site site)
+{
+	return unlikely(atomic_load_explicit(&vms_fault_on,
+					     memory_order_relaxed)) &&
+	       vms_fault_hit(site);
+}
+void vms_fault_arm(enum vms_fault_site site, uint64_t nth, bool from_then_on);
+void vms_fault_disarm(void);
+uint64_t vms_fault_calls(enum vms_fault_site site);
+uint64_t vms_fault_injected(enum vms_fault_site site);
+const char *vms_fault_name(enum vms_fault_site site);
+/* Heap blocks allocated through vms_*alloc and not yet freed. */
+int64_t vms_heap_live(void);
+#else
+#define vms_fault(site) false
 #endif
 
 /* Counters bumped by many threads, read rarely. */

@@ -12,7 +12,7 @@
 
 int mmu_init(struct vms_vm *vm)
 {
-	void *spt = mmap(NULL, vm->max_gfn * sizeof(uint64_t),
+	void *spt = vms_os_mmap(NULL, vm->max_gfn * sizeof(uint64_t),
 			 PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 

@@ -273,7 +273,7 @@ int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 
 	if (!vm || !fn || !out)
 		return -EINVAL;
-	v = aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
+	v = vms_aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
 	if (!v)
 		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
@@ -286,19 +286,19 @@ int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 		;
 	if (id == vm->max_vcpus) {
 		vms_unlock(&vm->vcpus_lock);
-		free(v);
+		vms_free(v);
 		return -EINVAL;
 	}
 	v->id = id;
 	atomic_store(&vm->vcpus[id], v);
 	vms_unlock(&vm->vcpus_lock);
 
-	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	r = vms_os_thread_create(&v->thread, vcpu_thread, v);
 	if (r) {
 		atomic_store(&vm->vcpus[id], NULL);
 		vms_srcu_synchronize(&vm->srcu);
-		free(v);
-		return -r;
+		vms_free(v);
+		return r;
 	}
 	*out = v;
 	return 0;
@@ -325,7 +325,7 @@ int vms_vcpu_join(struct vms_vcpu *v, int *ret)
 	vms_stat_inc(&vm->st_exits, vms_stat_read(&v->st_exits));
 	if (ret)
 		*ret = v->ret;
-	free(v);
+	vms_free(v);
 	return 0;
 }
 

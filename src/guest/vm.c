@@ -21,19 +21,19 @@ int vms_vm_create(struct vms_mm *mm, const struct vms_vm_config *cfg,
 	if (!mm || !out || !PAGE_ALIGNED(max_gpa) || max_gpa > (1ull << 46) ||
 	    max_vcpus > 1024)
 		return -EINVAL;
-	vm = calloc(1, sizeof(*vm));
+	vm = vms_calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
 	vm->mm = mm;
 	vm->phys = mm->phys;
 	vm->max_gfn = max_gpa >> PAGE_SHIFT;
 	vm->max_vcpus = max_vcpus;
-	vm->vcpus = calloc(max_vcpus, sizeof(*vm->vcpus));
-	struct vm_memslots *empty = calloc(1, sizeof(*empty));
+	vm->vcpus = vms_calloc(max_vcpus, sizeof(*vm->vcpus));
+	struct vm_memslots *empty = vms_calloc(1, sizeof(*empty));
 	if (!vm->vcpus || !empty) {
-		free(empty);
-		free(vm->vcpus);
-		free(vm);
+		vms_free(empty);
+		vms_free(vm->vcpus);
+		vms_free(vm);
 		return -ENOMEM;
 	}
 	atomic_init(&vm->slots, empty);
@@ -55,9 +55,9 @@ fail:
 	vms_srcu_destroy(&vm->srcu);
 	vms_lock_destroy(&vm->vcpus_lock);
 	vms_lock_destroy(&vm->slots_lock);
-	free(empty);
-	free(vm->vcpus);
-	free(vm);
+	vms_free(empty);
+	vms_free(vm->vcpus);
+	vms_free(vm);
 	return r;
 }
 
@@ -70,12 +70,12 @@ void vms_vm_destroy(struct vms_vm *vm)
 	/* release zaps every spte; a no-op when the mm went first. */
 	vms_mmu_notifier_unregister(&vm->mn);
 	mmu_destroy(vm);
-	free(atomic_load(&vm->slots));
+	vms_free(atomic_load(&vm->slots));
 	vms_srcu_destroy(&vm->srcu);
 	vms_lock_destroy(&vm->vcpus_lock);
 	vms_lock_destroy(&vm->slots_lock);
-	free(vm->vcpus);
-	free(vm);
+	vms_free(vm->vcpus);
+	vms_free(vm);
 }
 
 /* ---- memslot lookups ---- */
@@ -181,7 +181,7 @@ static void slots_replace_locked(struct vms_vm *vm, struct vm_memslots *next)
 	slots_index(next);
 	struct vm_memslots *old = atomic_exchange(&vm->slots, next);
 	vms_srcu_synchronize(&vm->srcu);
-	free(old);
+	vms_free(old);
 }
 
 static struct vm_memslot *slot_by_id(struct vm_memslots *set, unsigned id)
@@ -236,11 +236,11 @@ int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
 	}
 	/* Both sets up front: once faults wait on an invalid slot, the
 	 * second stage must not fail. */
-	next = malloc(sizeof(*next));
-	struct vm_memslots *stage1 = old ? malloc(sizeof(*stage1)) : NULL;
+	next = vms_malloc(sizeof(*next));
+	struct vm_memslots *stage1 = old ? vms_malloc(sizeof(*stage1)) : NULL;
 	if (!next || (old && !stage1)) {
-		free(next);
-		free(stage1);
+		vms_free(next);
+		vms_free(stage1);
 		r = -ENOMEM;
 		goto out;
 	}

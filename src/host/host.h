@@ -256,9 +256,10 @@ bool lru_isolate(struct vms_page *page);
 /* Back on a list, and that reference dropped (which may free it). */
 void lru_putback(struct vms_page *page, bool active);
 /* Reclaims up to @nr pages of @node (all nodes when node < 0); returns how
- * many were freed.  May sleep and do I/O; holds no lock of the caller's
- * mm but its PTE locks. */
-uint64_t reclaim_node(struct vms_phys *phys, int node, uint64_t nr);
+ * many were freed, *@stuck when the swap was full or a write failed.  May
+ * sleep and do I/O; holds no lock of the caller's mm but its PTE locks. */
+uint64_t reclaim_node(struct vms_phys *phys, int node, uint64_t nr,
+		      bool *stuck);
 /* madvise: reclaim the resident pages of [start, end) now (PAGEOUT), or
  * move them to the inactive lists and clear both MMUs' A bits (COLD). */
 void reclaim_range(struct vms_mm *mm, uint64_t start, uint64_t end);

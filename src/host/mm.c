@@ -23,18 +23,18 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 	if (!phys || !out || !PAGE_ALIGNED(base) || !PAGE_ALIGNED(size) ||
 	    size > (1ull << 46) || base + size < base)
 		return -EINVAL;
-	mm = calloc(1, sizeof(*mm));
+	mm = vms_calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
 	mm->phys = phys;
 	mm->va_base = base;
 	mm->va_end = base + size;
-	void *pt = mmap(NULL, (size >> PAGE_SHIFT) * sizeof(uint64_t),
+	void *pt = vms_os_mmap(NULL, (size >> PAGE_SHIFT) * sizeof(uint64_t),
 			PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (pt == MAP_FAILED) {
 		int err = -errno;
-		free(mm);
+		vms_free(mm);
 		return err;
 	}
 	mm->pt = pt;
@@ -65,8 +65,8 @@ void vms_mm_destroy(struct vms_mm *mm)
 		vms_lock_destroy(&mm->ptl[i]);
 	vms_lock_destroy(&mm->iv_lock);
 	pthread_rwlock_destroy(&mm->mmap_lock);
-	free(mm->vmas);
-	free(mm);
+	vms_free(mm->vmas);
+	vms_free(mm);
 }
 
 void vms_mm_stats(struct vms_mm *mm, struct vms_mm_stats *st)
@@ -113,7 +113,7 @@ static int vma_reserve(struct vms_mm *mm, size_t extra)
 	size_t cap = mm->cap_vmas ? mm->cap_vmas * 2 : 16;
 	while (cap < mm->nr_vmas + extra)
 		cap *= 2;
-	struct mm_vma *v = realloc(mm->vmas, cap * sizeof(*v));
+	struct mm_vma *v = vms_realloc(mm->vmas, cap * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	mm->vmas = v;

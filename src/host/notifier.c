@@ -28,7 +28,7 @@ struct vms_interval_notifier {
 
 static struct mm_subs *subs_alloc(size_t nr_mn, size_t nr_iv)
 {
-	struct mm_subs *s = calloc(1, sizeof(*s) + (nr_mn + nr_iv) * sizeof(void *));
+	struct mm_subs *s = vms_calloc(1, sizeof(*s) + (nr_mn + nr_iv) * sizeof(void *));
 
 	if (!s)
 		return NULL;
@@ -52,7 +52,7 @@ void mm_subs_destroy(struct vms_mm *mm)
 	struct mm_subs *s = atomic_load(&mm->subs);
 
 	VMS_ASSERT(!s || s->nr_iv == 0);
-	free(s);
+	vms_free(s);
 	vms_lock_destroy(&mm->subs_lock);
 	vms_srcu_destroy(&mm->srcu);
 }
@@ -74,7 +74,7 @@ static void subs_replace_locked(struct vms_mm *mm, struct mm_subs *next)
 	struct mm_subs *old = atomic_exchange(&mm->subs, next);
 
 	vms_srcu_synchronize(&mm->srcu);
-	free(old);
+	vms_free(old);
 }
 
 /* Copies @src into @dst leaving @mn_out / @iv_out behind (either NULL). */
@@ -337,7 +337,7 @@ int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 	if (!mm || !ops || !ops->invalidate || !out || len == 0 ||
 	    !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) || start + len < start)
 		return -EINVAL;
-	struct vms_interval_notifier *iv = calloc(1, sizeof(*iv));
+	struct vms_interval_notifier *iv = vms_calloc(1, sizeof(*iv));
 
 	if (!iv)
 		return -ENOMEM;
@@ -353,7 +353,7 @@ int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 
 	if (!next) {
 		vms_unlock(&mm->subs_lock);
-		free(iv);
+		vms_free(iv);
 		return -ENOMEM;
 	}
 	subs_copy(next, cur, NULL, NULL);
@@ -376,7 +376,7 @@ void vms_interval_notifier_remove(struct vms_interval_notifier *iv)
 	vms_lock(&mm->subs_lock);
 	subs_remove_locked(mm, NULL, iv);
 	vms_unlock(&mm->subs_lock);
-	free(iv);
+	vms_free(iv);
 }
 
 void *vms_interval_priv(struct vms_interval_notifier *iv)

@@ -84,7 +84,7 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 	if (total > (1ull << 35))
 		return -EINVAL;
 
-	phys = calloc(1, sizeof(*phys));
+	phys = vms_calloc(1, sizeof(*phys));
 	if (!phys)
 		return -ENOMEM;
 	phys->nr_nodes = cfg->nr_nodes;
@@ -100,14 +100,14 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 
 	/* One reservation for all frames, each node's memfd mapped into it,
 	 * so pfn -> address is one addition. */
-	void *base = mmap(NULL, total << PAGE_SHIFT, PROT_NONE,
+	void *base = vms_os_mmap(NULL, total << PAGE_SHIFT, PROT_NONE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
 		err = -errno;
 		goto fail;
 	}
 	phys->base = base;
-	void *pages = mmap(NULL, total * sizeof(struct vms_page),
+	void *pages = vms_os_mmap(NULL, total * sizeof(struct vms_page),
 			   PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (pages == MAP_FAILED) {
@@ -121,14 +121,14 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 		struct phys_node *n = &phys->nodes[i];
 		uint64_t bytes = cfg->node_frames[i] << PAGE_SHIFT;
 
-		n->memfd = memfd_create("vmsync-node", MFD_CLOEXEC);
-		if (n->memfd < 0 || ftruncate(n->memfd, (off_t)bytes) < 0) {
-			err = -errno;
+		n->memfd = vms_os_memfd("vmsync-node", bytes);
+		if (n->memfd < 0) {
+			err = n->memfd;
 			goto fail;
 		}
 		void *at = phys->base + (pfn << PAGE_SHIFT);
-		if (mmap(at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			 n->memfd, 0) == MAP_FAILED) {
+		if (vms_os_mmap(at, bytes, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_FIXED, n->memfd, 0) == MAP_FAILED) {
 			err = -errno;
 			goto fail;
 		}
@@ -154,7 +154,7 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 	return 0;
 fail:
 	phys_unmap(phys);
-	free(phys);
+	vms_free(phys);
 	return err;
 }
 
@@ -171,7 +171,7 @@ void vms_phys_destroy(struct vms_phys *phys)
 		VMS_ASSERT(atomic_load(&phys->nodes[i].nr_free) ==
 			   phys->nodes[i].frames);
 	phys_unmap(phys);
-	free(phys);
+	vms_free(phys);
 }
 
 int vms_phys_node_info(struct vms_phys *phys, unsigned node,
@@ -223,7 +223,8 @@ static bool below_low(struct phys_node *n)
 
 struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node)
 {
-	struct vms_page *p = node_alloc(&phys->nodes[node]);
+	struct vms_page *p = vms_fault(VMS_FAULT_FRAME)
+		? NULL : node_alloc(&phys->nodes[node]);
 
 	if (p && below_low(&phys->nodes[node]))
 		kswapd_wake(phys);
@@ -237,17 +238,22 @@ struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
 	/* Empty everywhere: reclaim here and now ("direct reclaim").  When
 	 * that finds nothing, other reclaimers may hold the candidates
 	 * isolated or under I/O: wait for them a while (about 200 ms in all)
-	 * before saying there is no memory. */
-	unsigned idle = 0, spins = 600;
+	 * before saying there is no memory.  But when the swap is full or
+	 * failing, waiting frees nothing: a few tries, then no memory. */
+	unsigned idle = 0, stuck_tries = 0, spins = 600;
+	if (vms_fault(VMS_FAULT_FRAME))
+		return NULL;
 	while (!p) {
+		bool stuck;
+
 		for (unsigned i = 0; i < phys->nr_nodes && !p; i++)
 			p = node_alloc(&phys->nodes[(node + i) % phys->nr_nodes]);
 		if (p)
 			break;
 		vms_stat_inc(&phys->st.direct_reclaim, 1);
-		if (reclaim_node(phys, -1, 32))
-			idle = 0;
-		else if (++idle > 10000)
+		if (reclaim_node(phys, -1, 32, &stuck))
+			idle = stuck_tries = 0;
+		else if (stuck ? ++stuck_tries > 16 : ++idle > 10000)
 			break;
 		else
 			vms_backoff(&spins);    /* a 20 us sleep */

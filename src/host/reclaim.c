@@ -440,7 +440,7 @@ static void evict_run(struct vms_mm *mm, struct vms_page **run,
 			break;
 		case WRITE:
 			page_clear_flags(p, PG_writeback);
-			if (io[w++].res) {
+			if (io[w++].res && !VMS_MUTANT_IS(swallow_write_error)) {
 				c->io_error = true;
 				restore_after_error(c, mm, hvas[i], p);
 			} else {
@@ -503,16 +503,20 @@ static uint64_t shrink_node(struct vms_phys *phys, struct phys_node *n,
 	return c.freed;
 }
 
-uint64_t reclaim_node(struct vms_phys *phys, int node, uint64_t nr)
+uint64_t reclaim_node(struct vms_phys *phys, int node, uint64_t nr,
+		      bool *stuck)
 {
 	uint64_t freed = 0;
-	bool stuck = false;
 
+	*stuck = false;
 	pthread_rwlock_rdlock(&phys->mms_lock);
 	for (unsigned i = 0; i < phys->nr_nodes && freed < nr; i++) {
+		bool s;
+
 		if (node >= 0 && (unsigned)node != i)
 			continue;
-		freed += shrink_node(phys, &phys->nodes[i], nr - freed, &stuck);
+		freed += shrink_node(phys, &phys->nodes[i], nr - freed, &s);
+		*stuck |= s;
 	}
 	pthread_rwlock_unlock(&phys->mms_lock);
 	return freed;

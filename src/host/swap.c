@@ -36,15 +36,15 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		return -EINVAL;
 	if (phys->swap)
 		return -EBUSY;
-	struct swap_area *sa = calloc(1, sizeof(*sa));
+	struct swap_area *sa = vms_calloc(1, sizeof(*sa));
 	if (!sa)
 		return -ENOMEM;
-	sa->map = calloc(be->nr_slots, sizeof(*sa->map));
-	sa->cache = calloc(be->nr_slots, sizeof(*sa->cache));
+	sa->map = vms_calloc(be->nr_slots, sizeof(*sa->map));
+	sa->cache = vms_calloc(be->nr_slots, sizeof(*sa->cache));
 	if (!sa->map || !sa->cache) {
-		free(sa->map);
-		free(sa->cache);
-		free(sa);
+		vms_free(sa->map);
+		vms_free(sa->cache);
+		vms_free(sa);
 		return -ENOMEM;
 	}
 	sa->be = be;
@@ -60,7 +60,7 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 	pthread_mutex_lock(&phys->kswapd_mu);
 	int r = 0;
 	if (!phys->kswapd_running) {
-		r = -pthread_create(&phys->kswapd, NULL, kswapd_main, phys);
+		r = vms_os_thread_create(&phys->kswapd, kswapd_main, phys);
 		phys->kswapd_running = !r;
 	}
 	pthread_mutex_unlock(&phys->kswapd_mu);
@@ -69,9 +69,9 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		 * caller's. */
 		atomic_store(&phys->swap, NULL);
 		vms_lock_destroy(&sa->lock);
-		free(sa->map);
-		free(sa->cache);
-		free(sa);
+		vms_free(sa->map);
+		vms_free(sa->cache);
+		vms_free(sa);
 	}
 	return r;
 }
@@ -81,9 +81,9 @@ void swap_area_destroy(struct swap_area *sa)
 	if (sa->be->release)
 		sa->be->release(sa->be);
 	vms_lock_destroy(&sa->lock);
-	free(sa->map);
-	free(sa->cache);
-	free(sa);
+	vms_free(sa->map);
+	vms_free(sa->cache);
+	vms_free(sa);
 }
 
 uint64_t swap_used(struct swap_area *sa, uint64_t *slots)
@@ -100,6 +100,8 @@ uint64_t swap_alloc_cache(struct swap_area *sa, struct vms_page *page)
 	uint64_t slot = 0;
 
 	VMS_ASSERT(page_flags(page) & PG_locked);
+	if (vms_fault(VMS_FAULT_SWAP_SLOT))
+		return 0;
 	vms_lock(&sa->lock);
 	if (sa->used < sa->nr_slots - 1) {
 		for (uint64_t i = 0; i < sa->nr_slots; i++) {
@@ -310,11 +312,62 @@ struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot)
 	return page;
 }
 
+#ifdef VMS_DEBUG
+/*
+ * Injected I/O errors leave what real ones may: a write that failed put
+ * garbage in its slot, a read that failed garbage in its page.  Code that
+ * ignored the error would hand the garbage out, and a test would see it.
+ * Writes to fail are chosen before the I/O (their buffers swapped for
+ * garbage, returned in *saved), reads after.
+ */
+#define SWAP_IO_MAX 64
+
+static uint64_t swap_io_inject_before(struct vms_swap_io *io, size_t n,
+				      void **saved)
+{
+	static _Thread_local _Alignas(PAGE_SIZE) unsigned char garbage[PAGE_SIZE];
+	uint64_t fail = 0;
+
+	VMS_ASSERT(n <= SWAP_IO_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!io[i].write || !vms_fault(VMS_FAULT_SWAP_WRITE))
+			continue;
+		memset(garbage, PAGE_POISON, sizeof(garbage));
+		saved[i] = io[i].buf;
+		io[i].buf = garbage;
+		fail |= 1ull << i;
+	}
+	return fail;
+}
+
+static void swap_io_inject_after(struct vms_swap_io *io, size_t n,
+				 uint64_t fail, void **saved)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fail & (1ull << i)) {
+			io[i].buf = saved[i];
+			io[i].res = -EIO;
+		} else if (!io[i].write && !io[i].res &&
+			   vms_fault(VMS_FAULT_SWAP_READ)) {
+			memset(io[i].buf, PAGE_POISON, PAGE_SIZE);
+			io[i].res = -EIO;
+		}
+	}
+}
+#endif
+
 void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n)
 {
 	struct swap_area *sa = phys->swap;
+#ifdef VMS_DEBUG
+	void *saved[SWAP_IO_MAX];
+	uint64_t fail = swap_io_inject_before(io, n, saved);
+#endif
 	int r = sa->be->rw(sa->be, io, n);
 
+#ifdef VMS_DEBUG
+	swap_io_inject_after(io, n, fail, saved);
+#endif
 	for (size_t i = 0; i < n; i++) {
 		if (r && !io[i].res)
 			io[i].res = r;
@@ -373,7 +426,7 @@ static size_t swapin_read(struct vms_phys *phys, struct vms_page **pages,
 			.buf = pfn_to_addr(phys, page_to_pfn(phys, pages[i])) };
 	swap_io(phys, io, n);
 	for (size_t i = 0; i < n; i++) {
-		if (!io[i].res)
+		if (!io[i].res || VMS_MUTANT_IS(swallow_read_error))
 			continue;
 		/* Never hand out a page whose read failed. */
 		page_set_flags(pages[i], PG_error);

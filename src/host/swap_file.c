@@ -76,6 +76,24 @@ static size_t run_length(const struct vms_swap_io *io, size_t n, size_t max)
 	return k;
 }
 
+/* The iovecs of a run of @k pages; how many.  An injected short transfer
+ * asks for about half of it, a multiple of 512 bytes as O_DIRECT needs, so
+ * the kernel really moves less and run_done must finish the rest. */
+static int run_iov(const struct vms_swap_io *io, size_t k, struct iovec *iov)
+{
+	size_t bytes = k * PAGE_SIZE;
+
+	if (vms_fault(VMS_FAULT_SWAP_SHORT))
+		bytes = (bytes / 2 + 511) / 512 * 512;
+	for (size_t i = 0; i < k; i++) {
+		size_t left = bytes > i * PAGE_SIZE ? bytes - i * PAGE_SIZE : 0;
+
+		iov[i] = (struct iovec){ io[i].buf,
+					 left < PAGE_SIZE ? left : PAGE_SIZE };
+	}
+	return (int)((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+}
+
 /* A run's result: all of it, or finish page by page (short transfers are
  * legal, if rare). */
 static void run_done(int fd, struct vms_swap_io *io, size_t k, ssize_t res)
@@ -85,7 +103,8 @@ static void run_done(int fd, struct vms_swap_io *io, size_t k, ssize_t res)
 
 		if (res < 0)
 			io[i].res = (int)res;
-		else if (mine >= (ssize_t)PAGE_SIZE)
+		else if (mine >= (ssize_t)PAGE_SIZE ||
+			 VMS_MUTANT_IS(ignore_short_io))
 			io[i].res = 0;
 		else
 			io[i].res = file_rw_one(fd, &io[i],
@@ -114,7 +133,7 @@ static void ring_destroy(void *arg)
 
 	ring_unlink(u->f, u);
 	io_uring_queue_exit(&u->ring);
-	free(u);
+	vms_free(u);
 }
 
 /* This thread's ring, made on first use; NULL if the kernel refuses. */
@@ -124,9 +143,9 @@ static struct io_uring *thread_ring(struct swap_file *f)
 
 	if (u)
 		return &u->ring;
-	u = calloc(1, sizeof(*u));
+	u = vms_calloc(1, sizeof(*u));
 	if (!u || io_uring_queue_init(RING_ENTRIES, &u->ring, 0)) {
-		free(u);
+		vms_free(u);
 		return NULL;
 	}
 	u->f = f;
@@ -157,15 +176,12 @@ static int file_rw_uring(struct io_uring *ring, int fd, struct vms_swap_io *io,
 			size_t k = run_length(&io[at], n - at, RUN_MAX);
 			off_t off = (off_t)(io[at].slot << PAGE_SHIFT);
 
-			for (size_t i = 0; i < k; i++)
-				iov[runs][i] = (struct iovec){ io[at + i].buf,
-							       PAGE_SIZE };
+			unsigned nr = (unsigned)run_iov(&io[at], k, iov[runs]);
+
 			if (io[at].write)
-				io_uring_prep_writev(sqe, fd, iov[runs],
-						     (unsigned)k, off);
+				io_uring_prep_writev(sqe, fd, iov[runs], nr, off);
 			else
-				io_uring_prep_readv(sqe, fd, iov[runs],
-						    (unsigned)k, off);
+				io_uring_prep_readv(sqe, fd, iov[runs], nr, off);
 			io_uring_sqe_set_data(sqe, (void *)(uintptr_t)runs);
 			first[runs] = &io[at];
 			len[runs++] = k;
@@ -213,13 +229,12 @@ static int file_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 		struct iovec iov[RUN_MAX];
 		size_t k = run_length(&io[at], n - at, RUN_MAX);
 		off_t off = (off_t)(io[at].slot << PAGE_SHIFT);
+		int nr = run_iov(&io[at], k, iov);
 		ssize_t r;
 
-		for (size_t i = 0; i < k; i++)
-			iov[i] = (struct iovec){ io[at + i].buf, PAGE_SIZE };
 		do
-			r = io[at].write ? pwritev(f->fd, iov, (int)k, off)
-					 : preadv(f->fd, iov, (int)k, off);
+			r = io[at].write ? pwritev(f->fd, iov, nr, off)
+					 : preadv(f->fd, iov, nr, off);
 		while (r < 0 && errno == EINTR);
 		run_done(f->fd, &io[at], k, r < 0 ? -errno : r);
 		at += k;
@@ -240,12 +255,12 @@ static void file_release(struct vms_swap_backend *be)
 
 		f->rings = u->next;
 		io_uring_queue_exit(&u->ring);
-		free(u);
+		vms_free(u);
 	}
 	pthread_mutex_destroy(&f->rings_mu);
 #endif
 	close(f->fd);
-	free(f);
+	vms_free(f);
 }
 
 /* An unnamed file in @dir, so nothing is left behind however we exit. */
@@ -310,10 +325,11 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 	uint64_t slots = bytes / PAGE_SIZE;
 	/* Real blocks up front, as mkswap wants them: a full disk shows now,
 	 * not as write errors later.  Sparse where fallocate is missing. */
-	int r = posix_fallocate(fd, 0, (off_t)(slots * PAGE_SIZE));
+	int r = vms_fault(VMS_FAULT_SWAP_FILE)
+		? ENOSPC : posix_fallocate(fd, 0, (off_t)(slots * PAGE_SIZE));
 	if (r == EOPNOTSUPP || r == EINVAL)
 		r = ftruncate(fd, (off_t)(slots * PAGE_SIZE)) ? errno : 0;
-	struct swap_file *f = r ? NULL : calloc(1, sizeof(*f));
+	struct swap_file *f = r ? NULL : vms_calloc(1, sizeof(*f));
 	if (!f) {
 		close(fd);
 		return r ? -r : -ENOMEM;
@@ -332,7 +348,7 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 	if (pthread_key_create(&f->key, ring_destroy)) {
 		pthread_mutex_destroy(&f->rings_mu);
 		close(fd);
-		free(f);
+		vms_free(f);
 		return -EAGAIN;
 	}
 	/* The creator's ring tells whether the kernel allows io_uring. */

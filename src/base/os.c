@@ -1,0 +1,164 @@
+/* os.c - what vmsync asks of the OS for resources: heap blocks, mappings,
+ * memfds, threads.  Debug builds count live heap blocks and can make any
+ * of these calls, or any other site that asks vms_fault(), fail on
+ * purpose: the n-th call of a site, once or from then on. */
+#define _GNU_SOURCE
+#include "base/base.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef VMS_DEBUG
+static _Atomic int64_t heap_live;
+#define HEAP_COUNT(p, n) \
+	((p) ? (void)atomic_fetch_add_explicit(&heap_live, n, \
+					       memory_order_relaxed) : (void)0)
+#else
+#define HEAP_COUNT(p, n) ((void)0)
+#endif
+
+void *vms_malloc(size_t size)
+{
+	void *p = vms_fault(VMS_FAULT_ALLOC) ? NULL : malloc(size);
+
+	HEAP_COUNT(p, 1);
+	return p;
+}
+
+void *vms_calloc(size_t n, size_t size)
+{
+	void *p = vms_fault(VMS_FAULT_ALLOC) ? NULL : calloc(n, size);
+
+	HEAP_COUNT(p, 1);
+	return p;
+}
+
+/* As realloc, but @size 0 is not a free: callers never shrink to 0. */
+void *vms_realloc(void *old, size_t size)
+{
+	void *p = vms_fault(VMS_FAULT_ALLOC) ? NULL : realloc(old, size);
+
+	HEAP_COUNT(p && !old, 1);
+	return p;
+}
+
+void *vms_aligned_alloc(size_t align, size_t size)
+{
+	void *p = vms_fault(VMS_FAULT_ALLOC) ? NULL
+					     : aligned_alloc(align, size);
+
+	HEAP_COUNT(p, 1);
+	return p;
+}
+
+void vms_free(void *p)
+{
+	HEAP_COUNT(p, -1);
+	free(p);
+}
+
+void *vms_os_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  long off)
+{
+	if (vms_fault(VMS_FAULT_MAP)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+int vms_os_memfd(const char *name, uint64_t bytes)
+{
+	if (vms_fault(VMS_FAULT_MAP))
+		return -EMFILE;
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)bytes) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int vms_os_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	if (vms_fault(VMS_FAULT_THREAD))
+		return -EAGAIN;
+	return -pthread_create(t, NULL, fn, arg);
+}
+
+#ifdef VMS_DEBUG
+/* fail_at 0: the site only counts.  Arming resets a site's counts. */
+static struct fault_site {
+	_Atomic uint64_t calls, injected, fail_at;
+	atomic_bool from_then_on;
+} sites[VMS_FAULT_NR];
+
+atomic_bool vms_fault_on;
+
+bool vms_fault_hit(enum vms_fault_site site)
+{
+	struct fault_site *s = &sites[site];
+	uint64_t n = atomic_fetch_add(&s->calls, 1) + 1;
+	uint64_t at = atomic_load(&s->fail_at);
+
+	if (!at || n < at || (n > at && !atomic_load(&s->from_then_on)))
+		return false;
+	atomic_fetch_add(&s->injected, 1);
+	return true;
+}
+
+void vms_fault_arm(enum vms_fault_site site, uint64_t nth, bool from_then_on)
+{
+	struct fault_site *s = &sites[site];
+
+	atomic_store(&s->fail_at, 0);
+	atomic_store(&s->calls, 0);
+	atomic_store(&s->injected, 0);
+	atomic_store(&s->from_then_on, from_then_on);
+	atomic_store(&s->fail_at, nth);
+	atomic_store(&vms_fault_on, true);
+}
+
+void vms_fault_disarm(void)
+{
+	atomic_store(&vms_fault_on, false);
+	for (unsigned i = 0; i < VMS_FAULT_NR; i++)
+		atomic_store(&sites[i].fail_at, 0);
+}
+
+uint64_t vms_fault_calls(enum vms_fault_site site)
+{
+	return atomic_load(&sites[site].calls);
+}
+
+uint64_t vms_fault_injected(enum vms_fault_site site)
+{
+	return atomic_load(&sites[site].injected);
+}
+
+const char *vms_fault_name(enum vms_fault_site site)
+{
+	static const char *const names[VMS_FAULT_NR] = {
+		[VMS_FAULT_ALLOC] = "alloc",
+		[VMS_FAULT_MAP] = "map",
+		[VMS_FAULT_THREAD] = "thread",
+		[VMS_FAULT_FRAME] = "frame",
+		[VMS_FAULT_SWAP_SLOT] = "swap-slot",
+		[VMS_FAULT_SWAP_FILE] = "swap-file",
+		[VMS_FAULT_SWAP_WRITE] = "swap-write",
+		[VMS_FAULT_SWAP_READ] = "swap-read",
+		[VMS_FAULT_SWAP_SHORT] = "swap-short",
+	};
+	return site < VMS_FAULT_NR ? names[site] : "?";
+}
+
+int64_t vms_heap_live(void)
+{
+	return atomic_load(&heap_live);
+}
+#endif

@@ -1,0 +1,392 @@
+/* fault.c - injected failures at every site that can fail (heap, mappings,
+ * threads, frames, swap slots, the swap file, swap reads and writes, short
+ * transfers): a sweep runs one scenario with the n-th call of a site
+ * failing, once or from then on, for n across every call the scenario
+ * makes, and checks that each failure comes back as a documented error,
+ * that no guest data is lost or corrupted, that nothing leaks (heap
+ * blocks, file descriptors, frames, swap slots) and that nothing hangs.
+ *
+ *   test-fault [--site NAME] [--points N] [--seed S]
+ */
+#define _GNU_SOURCE
+#include "test.h"
+#include "base/base.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <unistd.h>
+
+#define RW (VMS_PROT_READ | VMS_PROT_WRITE)
+#define ANON (VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS)
+#define PAGES 256               /* guest RAM, on 2 x 96 frames: overcommit */
+#define NODE_FRAMES 96
+#define SWAP_PAGES 512
+#define WORDS (VMS_PAGE_SIZE / 8)
+
+/*
+ * What a page must hold: the pattern of generation gen[p], or, after a
+ * write that failed, that of gen[p] or of maybe[p] (the failed write may
+ * or may not have landed; a page is all one or all the other).
+ */
+static uint32_t gen[PAGES], maybe[PAGES];
+
+static uint64_t pattern_word(uint64_t page, uint32_t g, uint64_t i)
+{
+	return g ? (page << 40 | (uint64_t)g << 20 | i) * 0x9e3779b97f4a7c15ull
+		 : 0;
+}
+
+static void fill(uint64_t *buf, uint64_t page, uint32_t g)
+{
+	for (uint64_t i = 0; i < WORDS; i++)
+		buf[i] = pattern_word(page, g, i);
+}
+
+static bool holds(const uint64_t *buf, uint64_t page, uint32_t g)
+{
+	for (uint64_t i = 0; i < WORDS; i++)
+		if (buf[i] != pattern_word(page, g, i))
+			return false;
+	return true;
+}
+
+static const char *scene;       /* what the scenario runs now, for errors */
+static bool faults_stopped;     /* disarmed: every call must succeed now */
+
+static void check_page(const uint64_t *buf, uint64_t page)
+{
+	CHECK(holds(buf, page, gen[page]) ||
+	      (maybe[page] && holds(buf, page, maybe[page])),
+	      "%s: page %" PRIu64 " holds neither generation %u nor %u "
+	      "(word 0: %#" PRIx64 ")", scene, page, gen[page], maybe[page],
+	      buf[0]);
+	if (maybe[page]) {      /* now we know which */
+		gen[page] = holds(buf, page, gen[page]) ? gen[page] : maybe[page];
+		maybe[page] = 0;
+	}
+}
+
+/* Any failure must have been injected, and be one the API documents. */
+static void check_err(int r, const char *what, const int *allowed)
+{
+	uint64_t injected = 0;
+
+	if (!r)
+		return;
+	CHECK(!faults_stopped, "%s: %s failed with %d (%s) after the faults "
+	      "stopped", scene, what, r, strerror(-r));
+	for (unsigned s = 0; s < VMS_FAULT_NR; s++)
+		injected += vms_fault_injected(s);
+	CHECK(injected, "%s: %s failed with %d (%s), nothing injected", scene,
+	      what, r, strerror(-r));
+	for (; *allowed; allowed++)
+		if (r == *allowed)
+			return;
+	CHECK(0, "%s: %s failed with %d (%s), not a documented error", scene,
+	      what, r, strerror(-r));
+}
+
+static const int E_SETUP[] = { -ENOMEM, -EMFILE, -EAGAIN, -ENOSPC, 0 };
+static const int E_ACCESS[] = { -ENOMEM, -EIO, 0 };
+
+/* ---- the guest side: one pass over guest RAM on a vCPU thread */
+
+struct pass {
+	bool write;
+	uint32_t g;             /* generation a write pass writes */
+	unsigned failed;
+};
+
+static int guest_pass(struct vms_vcpu *v, void *arg)
+{
+	struct pass *ps = arg;
+	static _Thread_local uint64_t buf[WORDS];
+
+	for (uint64_t p = 0; p < PAGES; p++) {
+		int r;
+
+		if (ps->write) {
+			fill(buf, p, ps->g);
+			r = vms_guest_write(v, p * VMS_PAGE_SIZE, buf,
+					    VMS_PAGE_SIZE);
+			if (!r)
+				gen[p] = ps->g, maybe[p] = 0;
+			else
+				maybe[p] = ps->g;
+		} else {
+			r = vms_guest_read(v, p * VMS_PAGE_SIZE, buf,
+					   VMS_PAGE_SIZE);
+			if (!r)
+				check_page(buf, p);
+		}
+		if (r) {
+			const struct vms_exit *e = vms_vcpu_exit(v);
+
+			check_err(r, ps->write ? "guest write" : "guest read",
+				  E_ACCESS);
+			CHECK(e->reason == (r == -EIO ? VMS_EXIT_IO
+						      : VMS_EXIT_NOMEM),
+			      "%s: access error %d with exit reason %d", scene,
+			      r, e->reason);
+			ps->failed++;
+		}
+	}
+	return 0;
+}
+
+/* Runs a pass on a new vCPU; the vCPU's start may be refused. */
+static void run_pass(struct vms_vm *vm, bool write, uint32_t g)
+{
+	struct pass ps = { .write = write, .g = g };
+	struct vms_vcpu *v;
+	int ret = -1;
+	int r = vms_vcpu_start(vm, guest_pass, &ps, &v);
+
+	check_err(r, "vcpu start", E_SETUP);
+	if (r)
+		return;
+	CHECK_OK(vms_vcpu_join(v, &ret));
+	CHECK_EQ(ret, 0);
+}
+
+/* The host reads every page back through the mm. */
+static void host_verify(struct vms_mm *mm, uint64_t hva)
+{
+	static uint64_t buf[WORDS];
+
+	for (uint64_t p = 0; p < PAGES; p++) {
+		int r = vms_mm_read(mm, hva + p * VMS_PAGE_SIZE, buf,
+				    VMS_PAGE_SIZE);
+
+		check_err(r, "host read", E_ACCESS);
+		if (!r)
+			check_page(buf, p);
+	}
+}
+
+/* ---- leaks the OS would see */
+
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	CHECK(d, "cannot list /proc/self/fd: %s", strerror(errno));
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The scenario: pools, a swap file, an mm, a VM with one memslot over 256
+ * pages of guest RAM on 192 frames.  The guest writes everything (reclaim
+ * swaps), the host pages it all out, the guest and host read it back,
+ * half of it migrates, the guest rewrites it, the mapping moves (mremap)
+ * and the memslot with it, and a last pass reads it.  Then everything
+ * goes, and after the armed faults are disarmed nothing may be missing.
+ */
+static void scenario(void)
+{
+	struct vms_phys_config pc = { .nr_nodes = 2,
+				      .node_frames = { NODE_FRAMES, NODE_FRAMES } };
+	struct vms_swap_backend *be = NULL;
+	struct vms_phys *phys = NULL;
+	struct vms_mm *mm = NULL;
+	struct vms_vm *vm = NULL;
+	uint64_t hva = 0, moved;
+	bool slot = false;      /* the memslot maps guest RAM at hva */
+	int r;
+
+	faults_stopped = false;
+	memset(gen, 0, sizeof(gen));
+	memset(maybe, 0, sizeof(maybe));
+	r = vms_phys_create(&pc, &phys);
+	check_err(r, "phys create", E_SETUP);
+	if (r)
+		return;
+	r = vms_swap_file_create(NULL, SWAP_PAGES * VMS_PAGE_SIZE, true, &be);
+	check_err(r, "swap file create", E_SETUP);
+	if (!r) {
+		r = vms_swap_on(phys, be, 0, 0);
+		check_err(r, "swap on", E_SETUP);
+		if (r)
+			be->release(be);
+	}
+	if (!r) {
+		r = vms_mm_create(phys, NULL, &mm);
+		check_err(r, "mm create", E_SETUP);
+	}
+	if (!r) {
+		r = vms_vm_create(mm, NULL, &vm);
+		check_err(r, "vm create", E_SETUP);
+	}
+	if (!r) {
+		r = vms_mmap(mm, 0, PAGES * VMS_PAGE_SIZE, RW, ANON, &hva);
+		check_err(r, "mmap", E_SETUP);
+	}
+	if (!r) {
+		r = vms_vm_set_memslot(vm, 0, 0, PAGES, hva, 0);
+		check_err(r, "memslot add", E_SETUP);
+		slot = !r;
+	}
+	if (slot) {
+		run_pass(vm, true, 1);
+		r = vms_madvise(mm, hva, PAGES * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT);
+		check_err(r, "pageout", E_ACCESS);
+		run_pass(vm, false, 0);
+		host_verify(mm, hva);
+		/* -ENOMEM needs no fault: node 1 may be full. */
+		r = vms_migrate(mm, hva, PAGES / 2 * VMS_PAGE_SIZE, 1, &moved);
+		check_err(r == -ENOMEM ? 0 : r, "migrate", E_ACCESS);
+		run_pass(vm, true, 2);
+		r = vms_madvise(mm, hva, PAGES * VMS_PAGE_SIZE, VMS_MADV_WILLNEED);
+		check_err(r, "willneed", E_ACCESS);
+		uint64_t to;
+		r = vms_mremap(mm, hva, PAGES * VMS_PAGE_SIZE,
+			       PAGES * VMS_PAGE_SIZE, VMS_MREMAP_MAYMOVE |
+			       VMS_MREMAP_FIXED, hva + (1ull << 30), &to);
+		check_err(r, "mremap", E_SETUP);
+		if (!r) {
+			hva = to;
+			r = vms_vm_set_memslot(vm, 0, 0, PAGES, hva, 0);
+			check_err(r, "memslot move", E_SETUP);
+			slot = !r;
+		}
+		if (slot)
+			run_pass(vm, false, 0);
+	}
+
+	/* Whatever failed, the data is all there once the faults stop. */
+	vms_fault_disarm();
+	faults_stopped = true;
+	if (hva) {
+		if (slot)
+			run_pass(vm, false, 0);
+		host_verify(mm, hva);
+	}
+	if (vm) {
+		struct vms_vm_stats st;
+
+		vms_vm_stats(vm, &st);
+		CHECK_EQ(st.violations, 0);
+		vms_vm_destroy(vm);
+	}
+	if (mm)
+		vms_mm_destroy(mm);
+	vms_phys_drop_caches(phys);
+	struct vms_vmstat vs;
+	vms_phys_vmstat(phys, &vs);
+	for (unsigned i = 0; i < vs.nr_nodes; i++)
+		CHECK(vs.node[i].free == vs.node[i].frames,
+		      "%s: node %u: %" PRIu64 " of %" PRIu64 " frames free",
+		      scene, i, vs.node[i].free, vs.node[i].frames);
+	CHECK(vs.swap_used == 0, "%s: %" PRIu64 " swap slots still used",
+	      scene, vs.swap_used);
+	vms_phys_destroy(phys);
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "fault: a scenario hung (30 s): ";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	(void)!write(2, scene, strlen(scene));
+	(void)!write(2, "\n", 1);
+	_exit(1);
+}
+
+/* One scenario with @site's @nth call failing (from then on when
+ * @persist): checks the leaks around it. */
+static void run_one(enum vms_fault_site site, uint64_t nth, bool persist)
+{
+	static char name[96];
+	int64_t heap = vms_heap_live();
+	unsigned fds = open_fds();
+
+	snprintf(name, sizeof(name), "%s call %" PRIu64 "%s",
+		 vms_fault_name(site), nth, persist ? " on" : "");
+	scene = name;
+	for (unsigned s = 0; s < VMS_FAULT_NR; s++)
+		vms_fault_arm(s, s == site ? nth : 0, persist);
+	alarm(30);
+	scenario();
+	alarm(0);
+	vms_fault_disarm();
+	CHECK(vms_heap_live() == heap, "%s: %" PRId64 " heap blocks leaked",
+	      scene, vms_heap_live() - heap);
+	CHECK(open_fds() == fds, "%s: %d file descriptors leaked", scene,
+	      (int)open_fds() - (int)fds);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "site", 1, 0, 's' }, { "points", 1, 0, 'p' },
+		{ "seed", 1, 0, 'S' }, { 0, 0, 0, 0 }
+	};
+	const char *only = NULL;
+	uint64_t points = 24, seed = 1;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 's')
+			only = optarg;
+		else if (c == 'p')
+			points = strtoull(optarg, NULL, 0);
+		else if (c == 'S')
+			seed = strtoull(optarg, NULL, 0);
+		else
+			return 2;
+	}
+	signal(SIGALRM, on_alarm);
+
+	/* A clean run counts each site's calls. */
+	uint64_t calls[VMS_FAULT_NR];
+	run_one(VMS_FAULT_NR, 0, false);
+	for (unsigned s = 0; s < VMS_FAULT_NR; s++)
+		calls[s] = vms_fault_calls(s);
+	printf("clean run: alloc %" PRIu64 ", map %" PRIu64 ", thread %"
+	       PRIu64 ", frame %" PRIu64 ", swap-slot %" PRIu64 ", swap-file %"
+	       PRIu64 ", swap-write %" PRIu64 ", swap-read %" PRIu64
+	       ", swap-short %" PRIu64 " calls\n", calls[0], calls[1], calls[2],
+	       calls[3], calls[4], calls[5], calls[6], calls[7], calls[8]);
+
+	uint64_t runs = 0, injected = 0;
+	for (unsigned s = 0; s < VMS_FAULT_NR; s++) {
+		if (only && strcmp(only, vms_fault_name(s)))
+			continue;
+		CHECK(calls[s] > 0, "the scenario never reaches site %s",
+		      vms_fault_name(s));
+		/* Every call when there are few, else the first ones and
+		 * random ones up to a little past the clean run's count (it
+		 * varies: reclaim runs in the background). */
+		uint64_t site_inj = 0, top = calls[s] + calls[s] / 8 + 1;
+		for (uint64_t i = 0; i < points && i < top; i++) {
+			uint64_t n = top <= points || i < points / 2
+				? i + 1 : 1 + t_rand(&seed) % top;
+
+			/* Failing from then on is slow (reclaim retries
+			 * each allocation) and alike for every n: a
+			 * quarter of the points. */
+			for (int persist = 0; persist < 1 + (i % 4 == 0);
+			     persist++) {
+				run_one(s, n, persist);
+				site_inj += vms_fault_injected(s);
+				runs++;
+			}
+		}
+		printf("ok - %s: %" PRIu64 " points, %" PRIu64 " failures "
+		       "injected\n", vms_fault_name(s), top < points ? top : points,
+		       site_inj);
+		fflush(stdout);
+		CHECK(site_inj > 0, "site %s never failed", vms_fault_name(s));
+		injected += site_inj;
+		t_passed++;
+	}
+	printf("%" PRIu64 " scenarios, %" PRIu64 " failures injected\n", runs,
+	       injected);
+	return T_DONE();
+}
