@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli.sh - the vmsync command: defaults run and verify, every option parses
-# good values and refuses bad ones with one line and exit code 2.
+# good values and refuses bad ones with one line and exit code 2, injected
+# failures end a run with exit 3 and the error named.
 set -u
 bin=$1
 pass=0 fail=0
@@ -102,6 +103,27 @@ done
 # A refusal is one line that names the problem.
 "$bin" run --vcpus 0 2>&1 >/dev/null | grep -q "bad value '0' for --vcpus" ||
 	{ echo "FAIL: refusal does not name the option"; fail=$((fail + 1)); }
+
+# Failures injected into the whole program (VMS_FAULT, debug builds) end a
+# run with exit 3 and the error named; short transfers are finished and the
+# run verifies.  Never a mismatch, never a hang.
+for f in "frame:2000:on:Cannot allocate memory" "swap-slot:100:on:Cannot allocate memory" \
+	 "swap-write:100:on:Cannot allocate memory" "swap-read:20:on:Input/output error" \
+	 "thread:2::Resource temporarily unavailable" "swap-short:10:on:"; do
+	IFS=: read -r site nth on err <<<"$f"
+	out=$(VMS_FAULT="$site:$nth${on:+:$on}" timeout 120 "$bin" run --duration 2s --quiet 2>&1); rc=$?
+	want="verdict: error ($err)" code=3
+	[ -z "$err" ] && want="verdict: verified" code=0
+	if [ "$rc" = $code ] && grep -qF "$want" <<<"$out"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL: VMS_FAULT=$site:$nth${on:+:$on}: exit $rc, want '$want'"
+		printf '%s\n' "$out" | tail -3
+	fi
+done
+VMS_FAULT=frame:0 "$bin" run --help 2>&1 | grep -q "VMS_FAULT: ignoring 'frame:0'" ||
+	{ echo "FAIL: a bad VMS_FAULT is not reported"; fail=$((fail + 1)); }
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

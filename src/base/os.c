@@ -1,10 +1,13 @@
 /* os.c - what vmsync asks of the OS for resources: heap blocks, mappings,
  * memfds, threads.  Debug builds count live heap blocks and can make any
  * of these calls, or any other site that asks vms_fault(), fail on
- * purpose: the n-th call of a site, once or from then on. */
+ * purpose: the n-th call of a site, once or from then on, armed by a test
+ * or by the environment (VMS_FAULT). */
 #define _GNU_SOURCE
 #include "base/base.h"
 
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -160,5 +163,39 @@ const char *vms_fault_name(enum vms_fault_site site)
 int64_t vms_heap_live(void)
 {
 	return atomic_load(&heap_live);
+}
+
+/*
+ * VMS_FAULT="site:n[:on],..." arms sites when the program starts, so that
+ * a whole program (vmsync run) can be made to fail and show how it fails.
+ * A bad value is reported and ignored: a library does not exit.
+ */
+__attribute__((constructor)) static void fault_from_env(void)
+{
+	const char *env = getenv("VMS_FAULT");
+	char buf[256], *save = NULL;
+
+	if (!env || !*env)
+		return;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (char *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char name[32], on[8] = "";
+		unsigned long long nth;
+		unsigned s = 0;
+
+		if (sscanf(tok, "%31[a-z-]:%llu:%7s", name, &nth, on) >= 2 &&
+		    (!*on || !strcmp(on, "on")))
+			while (s < VMS_FAULT_NR && strcmp(vms_fault_name(s), name))
+				s++;
+		else
+			s = VMS_FAULT_NR;
+		if (s == VMS_FAULT_NR || !nth) {
+			fprintf(stderr, "vmsync: VMS_FAULT: ignoring '%s' (want "
+				"site:n[:on], n > 0)\n", tok);
+			continue;
+		}
+		vms_fault_arm(s, nth, *on);
+	}
 }
 #endif
