@@ -179,112 +179,181 @@ static unsigned open_fds(void)
 	return n;
 }
 
-/*
- * The scenario: pools, a swap file, an mm, a VM with one memslot over 256
- * pages of guest RAM on 192 frames.  The guest writes everything (reclaim
- * swaps), the host pages it all out, the guest and host read it back,
- * half of it migrates, the guest rewrites it, the mapping moves (mremap)
- * and the memslot with it, and a last pass reads it.  Then everything
- * goes, and after the armed faults are disarmed nothing may be missing.
- */
-static void scenario(void)
+/* An interval subscription over guest RAM, as a device driver keeps. */
+static bool iv_invalidate(struct vms_interval_notifier *sub,
+			  const struct vms_mmu_range *range,
+			  unsigned long cur_seq)
+{
+	vms_interval_set_seq(sub, cur_seq);
+	return true;
+}
+
+static const struct vms_interval_notifier_ops iv_ops = {
+	.invalidate = iv_invalidate,
+};
+
+/* The host writes generation @g over the first quarter of guest RAM. */
+static void host_pass(struct vms_mm *mm, uint64_t hva, uint32_t g)
+{
+	static uint64_t buf[WORDS];
+
+	for (uint64_t p = 0; p < PAGES / 4; p++) {
+		fill(buf, p, g);
+		int r = vms_mm_write(mm, hva + p * VMS_PAGE_SIZE, buf,
+				     VMS_PAGE_SIZE);
+
+		check_err(r, "host write", E_ACCESS);
+		if (!r)
+			gen[p] = g, maybe[p] = 0;
+		else
+			maybe[p] = g;
+	}
+}
+
+struct world {
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	struct vms_vm *vm;
+	struct vms_interval_notifier *iv;
+	uint64_t hva;           /* guest RAM; 0: not mapped */
+	bool slot;              /* the memslot maps guest RAM at hva */
+};
+
+/* Pools, a swap file, an mm, a VM with one memslot over 256 pages of
+ * guest RAM on 192 frames, an interval subscription.  Stops at the first
+ * failure: 0 or its error. */
+static int setup(struct world *w)
 {
 	struct vms_phys_config pc = { .nr_nodes = 2,
 				      .node_frames = { NODE_FRAMES, NODE_FRAMES } };
-	struct vms_swap_backend *be = NULL;
-	struct vms_phys *phys = NULL;
-	struct vms_mm *mm = NULL;
-	struct vms_vm *vm = NULL;
-	uint64_t hva = 0, moved;
-	bool slot = false;      /* the memslot maps guest RAM at hva */
+	struct vms_swap_backend *be;
 	int r;
 
-	faults_stopped = false;
-	memset(gen, 0, sizeof(gen));
-	memset(maybe, 0, sizeof(maybe));
-	r = vms_phys_create(&pc, &phys);
+	r = vms_phys_create(&pc, &w->phys);
 	check_err(r, "phys create", E_SETUP);
 	if (r)
-		return;
+		return r;
 	r = vms_swap_file_create(NULL, SWAP_PAGES * VMS_PAGE_SIZE, true, &be);
 	check_err(r, "swap file create", E_SETUP);
-	if (!r) {
-		r = vms_swap_on(phys, be, 0, 0);
-		check_err(r, "swap on", E_SETUP);
-		if (r)
-			be->release(be);
+	if (r)
+		return r;
+	r = vms_swap_on(w->phys, be, 0, 0);
+	check_err(r, "swap on", E_SETUP);
+	if (r) {
+		be->release(be);        /* still ours */
+		return r;
 	}
-	if (!r) {
-		r = vms_mm_create(phys, NULL, &mm);
-		check_err(r, "mm create", E_SETUP);
-	}
-	if (!r) {
-		r = vms_vm_create(mm, NULL, &vm);
-		check_err(r, "vm create", E_SETUP);
-	}
-	if (!r) {
-		r = vms_mmap(mm, 0, PAGES * VMS_PAGE_SIZE, RW, ANON, &hva);
-		check_err(r, "mmap", E_SETUP);
-	}
-	if (!r) {
-		r = vms_vm_set_memslot(vm, 0, 0, PAGES, hva, 0);
-		check_err(r, "memslot add", E_SETUP);
-		slot = !r;
-	}
-	if (slot) {
-		run_pass(vm, true, 1);
-		r = vms_madvise(mm, hva, PAGES * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT);
-		check_err(r, "pageout", E_ACCESS);
-		run_pass(vm, false, 0);
-		host_verify(mm, hva);
-		/* -ENOMEM needs no fault: node 1 may be full. */
-		r = vms_migrate(mm, hva, PAGES / 2 * VMS_PAGE_SIZE, 1, &moved);
-		check_err(r == -ENOMEM ? 0 : r, "migrate", E_ACCESS);
-		run_pass(vm, true, 2);
-		r = vms_madvise(mm, hva, PAGES * VMS_PAGE_SIZE, VMS_MADV_WILLNEED);
-		check_err(r, "willneed", E_ACCESS);
-		uint64_t to;
-		r = vms_mremap(mm, hva, PAGES * VMS_PAGE_SIZE,
-			       PAGES * VMS_PAGE_SIZE, VMS_MREMAP_MAYMOVE |
-			       VMS_MREMAP_FIXED, hva + (1ull << 30), &to);
-		check_err(r, "mremap", E_SETUP);
-		if (!r) {
-			hva = to;
-			r = vms_vm_set_memslot(vm, 0, 0, PAGES, hva, 0);
-			check_err(r, "memslot move", E_SETUP);
-			slot = !r;
-		}
-		if (slot)
-			run_pass(vm, false, 0);
-	}
+	r = vms_mm_create(w->phys, NULL, &w->mm);
+	check_err(r, "mm create", E_SETUP);
+	if (r)
+		return r;
+	r = vms_vm_create(w->mm, NULL, &w->vm);
+	check_err(r, "vm create", E_SETUP);
+	if (r)
+		return r;
+	r = vms_mmap(w->mm, 0, PAGES * VMS_PAGE_SIZE, RW, ANON, &w->hva);
+	check_err(r, "mmap", E_SETUP);
+	if (r)
+		return r;
+	r = vms_interval_notifier_insert(w->mm, w->hva, PAGES * VMS_PAGE_SIZE,
+					 &iv_ops, NULL, &w->iv);
+	check_err(r, "interval insert", E_SETUP);
+	if (r)
+		return r;
+	r = vms_vm_set_memslot(w->vm, 0, 0, PAGES, w->hva, 0);
+	check_err(r, "memslot add", E_SETUP);
+	w->slot = !r;
+	return r;
+}
 
-	/* Whatever failed, the data is all there once the faults stop. */
-	vms_fault_disarm();
-	faults_stopped = true;
-	if (hva) {
-		if (slot)
-			run_pass(vm, false, 0);
-		host_verify(mm, hva);
-	}
-	if (vm) {
+/* The guest writes everything (reclaim swaps), the host pages it all
+ * out, guest and host read it back, half of it migrates, guest and host
+ * rewrite parts, the mapping moves (mremap) and the memslot with it, a
+ * quarter goes read-only, and a last pass reads it all. */
+static void churn(struct world *w)
+{
+	const size_t len = PAGES * VMS_PAGE_SIZE;
+	uint64_t moved, to;
+	int r;
+
+	run_pass(w->vm, true, 1);
+	r = vms_madvise(w->mm, w->hva, len, VMS_MADV_PAGEOUT);
+	check_err(r, "pageout", E_ACCESS);
+	run_pass(w->vm, false, 0);
+	host_verify(w->mm, w->hva);
+	/* -ENOMEM needs no fault: node 1 may be full. */
+	r = vms_migrate(w->mm, w->hva, len / 2, 1, &moved);
+	check_err(r == -ENOMEM ? 0 : r, "migrate", E_ACCESS);
+	run_pass(w->vm, true, 2);
+	host_pass(w->mm, w->hva, 3);
+	r = vms_madvise(w->mm, w->hva, len, VMS_MADV_WILLNEED);
+	check_err(r, "willneed", E_ACCESS);
+	r = vms_mremap(w->mm, w->hva, len, len,
+		       VMS_MREMAP_MAYMOVE | VMS_MREMAP_FIXED,
+		       w->hva + (1ull << 30), &to);
+	check_err(r, "mremap", E_SETUP);
+	if (r)
+		return;
+	w->hva = to;
+	r = vms_vm_set_memslot(w->vm, 0, 0, PAGES, w->hva, 0);
+	check_err(r, "memslot move", E_SETUP);
+	w->slot = !r;
+	if (!w->slot)
+		return;
+	/* A middle quarter read-only: its VMA splits off. */
+	r = vms_mprotect(w->mm, w->hva + len / 4, len / 4, VMS_PROT_READ);
+	check_err(r, "mprotect", E_SETUP);
+	run_pass(w->vm, false, 0);
+}
+
+/* Everything goes; nothing may stay behind in the pools or the swap. */
+static void teardown(struct world *w)
+{
+	struct vms_vmstat vs;
+
+	if (w->iv)
+		vms_interval_notifier_remove(w->iv);
+	if (w->vm) {
 		struct vms_vm_stats st;
 
-		vms_vm_stats(vm, &st);
+		vms_vm_stats(w->vm, &st);
 		CHECK_EQ(st.violations, 0);
-		vms_vm_destroy(vm);
+		vms_vm_destroy(w->vm);
 	}
-	if (mm)
-		vms_mm_destroy(mm);
-	vms_phys_drop_caches(phys);
-	struct vms_vmstat vs;
-	vms_phys_vmstat(phys, &vs);
+	if (w->mm)
+		vms_mm_destroy(w->mm);
+	if (!w->phys)
+		return;
+	vms_phys_drop_caches(w->phys);
+	vms_phys_vmstat(w->phys, &vs);
 	for (unsigned i = 0; i < vs.nr_nodes; i++)
 		CHECK(vs.node[i].free == vs.node[i].frames,
 		      "%s: node %u: %" PRIu64 " of %" PRIu64 " frames free",
 		      scene, i, vs.node[i].free, vs.node[i].frames);
 	CHECK(vs.swap_used == 0, "%s: %" PRIu64 " swap slots still used",
 	      scene, vs.swap_used);
-	vms_phys_destroy(phys);
+	vms_phys_destroy(w->phys);
+}
+
+/* Setup and churn with the faults armed; then, whatever failed, the data
+ * is all there once they stop. */
+static void scenario(void)
+{
+	struct world w = { 0 };
+
+	faults_stopped = false;
+	memset(gen, 0, sizeof(gen));
+	memset(maybe, 0, sizeof(maybe));
+	if (!setup(&w))
+		churn(&w);
+	vms_fault_disarm();
+	faults_stopped = true;
+	if (w.hva) {
+		if (w.slot)
+			run_pass(w.vm, false, 0);
+		host_verify(w.mm, w.hva);
+	}
+	teardown(&w);
 }
 
 static void on_alarm(int sig)
