@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# check.sh - spin verifies model/notifier.pml (no access to a freed frame,
-# start/end pairing) and refutes each broken variant with a counterexample.
-# Exits 0 only when the correct model verifies and every variant fails.
+# check.sh - spin verifies the models (no access to a freed frame,
+# start/end pairing): notifier.pml, the protocol of one invalidation and
+# a vCPU, and range.pml, two concurrent invalidations against range-based
+# retry; and refutes each broken variant with a counterexample.  Exits 0
+# only when the correct models verify and every variant fails.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v spin >/dev/null; then
@@ -17,10 +19,11 @@ trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 2
 bad=0
 
-verify() {    # verify LABEL WANT(pass|fail) DEFINES...
-	local label=$1 want=$2; shift 2
-	spin -a "$@" "$here/notifier.pml" >spin.out 2>&1 &&
-		gcc -O2 -DSAFETY -o pan pan.c 2>>spin.out ||
+verify() {    # verify MODEL LABEL WANT(pass|fail) DEFINES...
+	local model=$1 label=$2 want=$3; shift 3
+	label="$model: $label"
+	spin -a "$@" "$here/$model.pml" >spin.out 2>&1 &&
+		gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c 2>>spin.out ||
 		{ echo "model $label: does not build"; cat spin.out; bad=1; return; }
 	./pan -m100000 >pan.out 2>&1
 	local errors states
@@ -38,10 +41,15 @@ verify() {    # verify LABEL WANT(pass|fail) DEFINES...
 	fi
 }
 
-verify "correct protocol" pass
-verify "seq after unlock" fail -DSEQ_AFTER_UNLOCK
-verify "count before seq, unlocked" fail -DCOUNT_BEFORE_SEQ
-verify "no retry check" fail -DNO_RETRY
-verify "no flush wait" fail -DNO_FLUSH_WAIT
+verify notifier "correct protocol" pass
+verify notifier "seq after unlock" fail -DSEQ_AFTER_UNLOCK
+verify notifier "count before seq, unlocked" fail -DCOUNT_BEFORE_SEQ
+verify notifier "no retry check" fail -DNO_RETRY
+verify notifier "no flush wait" fail -DNO_FLUSH_WAIT
+verify range "correct range retry" pass
+verify range "running pairs only, no ring" fail -DNO_RING
+verify range "ring trusted past its wrap" fail -DNO_RING_WRAP
+verify range "running record dropped early" fail -DRUNNING_EARLY
+verify range "flush after unlock" fail -DFLUSH_UNLOCKED
 [ $bad = 0 ] && echo "model: all as expected"
 exit $bad
