@@ -79,7 +79,9 @@ struct vms_phys {
 	_Atomic(struct swap_area *) swap;  /* set once by vms_swap_on */
 	/* Reclaim works on pages of any mm without its mmap lock; holding
 	 * mms_lock for reading keeps every mm alive, vms_mm_destroy takes it
-	 * for writing. */
+	 * for writing.  Reclaim and kswapd's sweep hold it for as long as
+	 * they hold pages isolated, so vms_phys_drop_caches, writing, sees
+	 * them all back. */
 	pthread_rwlock_t mms_lock;
 
 	/* The background reclaimer (kswapd). */

@@ -109,12 +109,22 @@ int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice)
 	if (len == 0)
 		return 0;
 	r = mm_check_range(mm, addr, len, &end);
-	if (r)
+	int outside = r;
+	if (r == -ENOMEM) {
+		/* Past the address space is a hole like any other: the
+		 * part inside is still advised. */
+		end = addr + ((len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+		addr = addr > mm->va_base ? addr : mm->va_base;
+		end = end < mm->va_end ? end : mm->va_end;
+		if (addr >= end)
+			return -ENOMEM;
+	} else if (r) {
 		return r;
+	}
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	/* Holes give -ENOMEM, but the mapped parts are still advised. */
 	int holes = mm_walk_vmas(mm, addr, end, NULL, NULL);
 	r = op->fn(mm, addr, end);
 	pthread_rwlock_unlock(&mm->mmap_lock);
-	return r ? r : holes;
+	return r ? r : holes ? holes : outside;
 }

@@ -659,9 +659,12 @@ void *kswapd_main(void *arg)
 				pthread_rwlock_unlock(&phys->mms_lock);
 			}
 		}
-		if (phys->swap)
+		if (phys->swap) {
+			pthread_rwlock_rdlock(&phys->mms_lock);
 			swapcache_sweep(phys->swap, &phys->sweep_cursor, 1024,
 					false);
+			pthread_rwlock_unlock(&phys->mms_lock);
+		}
 		/* Swap full or failing: do not spin on it. */
 		if (stuck) {
 			struct timespec ts = { 0, 5000000 };

@@ -296,8 +296,14 @@ void vms_phys_drop_caches(struct vms_phys *phys)
 	struct swap_area *sa = phys ? phys->swap : NULL;
 	uint64_t cursor = 0;
 
-	if (sa)
-		swapcache_sweep(sa, &cursor, sa->nr_slots, true);
+	if (!sa)
+		return;
+	/* Written: reclaim and kswapd's own sweep hold it read while they
+	 * have pages isolated, so that when this returns, every page they
+	 * were dropping is back too and the counts are final. */
+	pthread_rwlock_wrlock(&phys->mms_lock);
+	swapcache_sweep(sa, &cursor, sa->nr_slots, true);
+	pthread_rwlock_unlock(&phys->mms_lock);
 }
 
 struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot)
