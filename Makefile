@@ -1,5 +1,7 @@
 # vmsync: `make run` builds and runs the main job on defaults; `make test`
-# builds and passes every test.  Both install missing build tools first.
+# builds and passes every test: the suite (`make unit`), again under the
+# sanitizers, the mutants, the models and a short fuzz run.  Both install
+# missing build tools first.
 
 BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
@@ -8,29 +10,39 @@ MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache \
 	    swallow_read_error swallow_write_error ignore_short_io
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test sanitize mutants model check bench deps clean
+.PHONY: all build run test unit sanitize mutants model bench fuzz deps clean
 
 all: build
 
 # Debian packages the build needs, installed when missing and root:
-# "test:package" pairs, the test a shell condition.
+# "test:package" pairs, the test a shell condition (no colon in it).
 NEEDS := "command -v cmake:cmake" "command -v gcc:gcc" "command -v make:make" \
 	 "test -f /usr/include/liburing.h:liburing-dev"
+# What `make fuzz` needs on top: clang and its libFuzzer runtime (without
+# it, clang names the file without a directory).
+FUZZ_NEEDS := "command -v clang:clang" \
+	"clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep -q /:libclang-rt-14-dev"
+
+# $(call install_missing,PAIRS): apt-get installs the packages whose test
+# fails when run as root, else names them and fails.
+define install_missing
+missing=""; \
+for n in $(1); do \
+	sh -c "$${n%%:*}" >/dev/null 2>&1 || missing="$$missing $${n##*:}"; \
+done; \
+if [ -n "$$missing" ]; then \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "missing:$$missing (install them, or run as root)"; exit 1; \
+	fi; \
+fi
+endef
 
 deps:
-	@missing=""; \
-	for n in $(NEEDS); do \
-		sh -c "$${n%%:*}" >/dev/null 2>&1 || missing="$$missing $${n##*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "installing:$$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-				apt-get install -y -qq $$missing >/dev/null; \
-		else \
-			echo "missing:$$missing (install them, or run as root)"; exit 1; \
-		fi; \
-	fi
+	@$(call install_missing,$(NEEDS))
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DVMS_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
@@ -41,7 +53,13 @@ build: deps $(BUILD)/CMakeCache.txt
 run: build
 	./$(BUILD)/vmsync run
 
-test: build
+# What CI runs (.ci/run).  The fuzzers get TEST_FUZZ_SECONDS each here.
+TEST_FUZZ_SECONDS ?= 30
+test: unit sanitize mutants model
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# The suite alone, on the debug build: the quick loop while working.
+unit: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
 
 # The whole suite again under ASan+UBSan, then under TSan; any report fails.
@@ -68,8 +86,32 @@ bench: deps
 model:
 	model/check.sh
 
-# Everything CI runs.
-check: test sanitize mutants model
+# libFuzzer on each harness (fuzz/) for FUZZ_SECONDS, one after the other,
+# on a scratch copy of its seeds and reproducers (the committed corpus never
+# grows by itself).  A crash fails, its input left under $(BUILD)-fuzz/crashes.
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := api cli
+
+fuzz: deps
+	@$(call install_missing,$(FUZZ_NEEDS))
+	CC=clang cmake -S . -B $(BUILD)-fuzz -DVMS_FUZZ=ON -DVMS_WERROR=$(WERROR) >/dev/null
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target $(addprefix fuzz-,$(FUZZ_HARNESSES))
+	@for h in $(FUZZ_HARNESSES); do \
+		scratch=$$(mktemp -d) || exit 1; \
+		crashes=$(BUILD)-fuzz/crashes/$$h; \
+		mkdir -p $$crashes; \
+		cp fuzz/corpus/$$h/* fuzz/regress/$$h/* $$scratch/ 2>/dev/null; \
+		echo "== fuzz-$$h, $(FUZZ_SECONDS) s"; \
+		$(BUILD)-fuzz/fuzz/fuzz-$$h $$scratch -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=$$crashes/; \
+		rc=$$?; \
+		rm -rf $$scratch; \
+		if [ $$rc != 0 ]; then \
+			echo "make fuzz: fuzz-$$h failed; its input: $$(ls -t $$crashes/* 2>/dev/null | head -1)"; \
+			exit 1; \
+		fi; \
+	done
 
 # Each mutant is a deliberately broken build; the stress test must catch
 # every one (tests/mutants.sh says how and how fast).

@@ -29,30 +29,31 @@
 #endif
 
 struct figure figures[NR_FIGURES] = {
-	[F_SWAPOUT] = { "swap-out", "pages/s", "kernel MADV_PAGEOUT to a swap file" },
-	[F_SWAPIN_SEQ] = { "swap-in, sequential", "pages/s",
-			   "kernel swap-in from the same disk" },
-	[F_SWAPIN_RAND] = { "swap-in, random", "pages/s",
-			    "kernel swap-in from the same disk" },
-	[F_MIGRATE] = { "migration", "pages/s", "" },
-	[F_ACCESS] = { "guest access, resident", "GB/s",
-		       "the same 8-byte read loop over a host buffer" },
-	[F_FIRST_TOUCH] = { "first-touch fault", "pages/s",
-			    "host first touch of fresh anonymous memory "
-			    "(a KVM guest's: no /dev/kvm here)" },
-	[F_INVALIDATE] = { "DONTNEED, 2 vCPUs", "ns/page",
-			   "kernel MADV_DONTNEED of as much resident memory, 1 GiB "
-			   "(KVM-mapped: no /dev/kvm here)" },
-	[F_METADATA] = { "metadata per 4 KiB", "bytes",
-			 "the kernel's: 64 B struct page + PTE + EPT entry" },
-	[F_FAULT_SCALE] = { "fault, 2 vCPUs", "pages/s",
-			    "vmsync's own, with 1 vCPU" },
-	[F_ACCESS_SCALE] = { "access, 2 vCPUs", "GB/s",
-			     "vmsync's own, with 1 vCPU" },
-	[F_ZIPF_FULL] = { "zipf, 100% resident", "ops/s",
-			  "the same loop and seed in a host process" },
-	[F_ZIPF_QUARTER] = { "zipf, 25% resident", "ops/s",
-			     "the same loop in a memory cgroup of 25%, kernel swap" },
+	[F_SWAPOUT] = { .name = "swap-out", .unit = "pages/s",
+		.anchor = "kernel MADV_PAGEOUT to a swap file" },
+	[F_SWAPIN_SEQ] = { .name = "swap-in, sequential", .unit = "pages/s",
+		.anchor = "kernel swap-in from the same disk" },
+	[F_SWAPIN_RAND] = { .name = "swap-in, random", .unit = "pages/s",
+		.anchor = "kernel swap-in from the same disk" },
+	[F_MIGRATE] = { .name = "migration", .unit = "pages/s", .anchor = "" },
+	[F_ACCESS] = { .name = "guest access, resident", .unit = "GB/s",
+		.anchor = "the same 8-byte read loop over a host buffer" },
+	[F_FIRST_TOUCH] = { .name = "first-touch fault", .unit = "pages/s",
+		.anchor = "host first touch of fresh anonymous memory "
+			  "(a KVM guest's: no /dev/kvm here)" },
+	[F_INVALIDATE] = { .name = "DONTNEED, 2 vCPUs", .unit = "ns/page",
+		.anchor = "kernel MADV_DONTNEED of as much resident memory, "
+			  "1 GiB (KVM-mapped: no /dev/kvm here)" },
+	[F_METADATA] = { .name = "metadata per 4 KiB", .unit = "bytes",
+		.anchor = "the kernel's: 64 B struct page + PTE + EPT entry" },
+	[F_FAULT_SCALE] = { .name = "fault, 2 vCPUs", .unit = "pages/s",
+		.anchor = "vmsync's own, with 1 vCPU" },
+	[F_ACCESS_SCALE] = { .name = "access, 2 vCPUs", .unit = "GB/s",
+		.anchor = "vmsync's own, with 1 vCPU" },
+	[F_ZIPF_FULL] = { .name = "zipf, 100% resident", .unit = "ops/s",
+		.anchor = "the same loop and seed in a host process" },
+	[F_ZIPF_QUARTER] = { .name = "zipf, 25% resident", .unit = "ops/s",
+		.anchor = "the same loop in a memory cgroup of 25%, kernel swap" },
 };
 
 double now_s(void)
@@ -632,8 +633,9 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *cfg,
 	if (!cfg->dir || !*cfg->dir)
 		cfg->dir = "/tmp";
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	optind = 0;     /* glibc: forget a past parse's "-xyz" too */
+	for (int before = 1; (c = getopt_long(argc, argv, ":", lo, NULL)) != -1;
+	     before = optind) {
 		bool ok = true;
 
 		switch (c) {
@@ -661,14 +663,11 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *cfg,
 			usage(stdout);
 			return 1;
 		default:
-			fprintf(stderr, "vmsync bench: %s '%s'\n",
-				optopt ? "option needs a value:" : "unknown option",
-				argv[optind - 1]);
+			opt_refused("bench", c, argv, before);
 			return -1;
 		}
 		if (!ok) {
-			fprintf(stderr, "vmsync bench: bad value '%s' for %s: %s\n",
-				optarg, argv[optind - 2], why);
+			opt_bad_value("bench", lo, c, optarg, why);
 			return -1;
 		}
 	}

@@ -483,13 +483,17 @@ static bool parse_nodes(char *arg, struct run_cfg *cfg, const char **why)
 		}
 		if (!parse_size(tok, &cfg->node_mem[cfg->nodes], why))
 			return false;
+		/* At most the largest guest RAM: the sum cannot wrap. */
 		if (cfg->node_mem[cfg->nodes] < (1ull << 20) ||
+		    cfg->node_mem[cfg->nodes] > (64ull << 30) ||
 		    cfg->node_mem[cfg->nodes] % PAGE) {
-			*why = "a node needs at least 1M, in whole pages";
+			*why = "a node takes 1M to 64G, in whole pages";
 			return false;
 		}
 		cfg->nodes++;
 	}
+	if (!cfg->nodes)
+		*why = "no sizes";
 	return cfg->nodes > 0;
 }
 
@@ -529,8 +533,9 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 				 .workload = &workloads[0], .churn = true,
 				 .zipf_theta = 0.99, .nodes = 2 };
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	optind = 0;     /* glibc: forget a past parse's "-xyz" too */
+	for (int before = 1; (c = getopt_long(argc, argv, ":", lo, NULL)) != -1;
+	     before = optind) {
 		bool ok = true;
 
 		switch (c) {
@@ -628,23 +633,11 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 			usage(stdout);
 			return 1;
 		default:
-			if (optopt)
-				fprintf(stderr,
-					"vmsync run: option '%s' needs a value\n",
-					argv[optind - 1]);
-			else
-				fprintf(stderr,
-					"vmsync run: unknown option '%s'\n",
-					argv[optind - 1]);
+			opt_refused("run", c, argv, before);
 			return -1;
 		}
 		if (!ok) {
-			const struct option *o = lo;
-
-			while (o->val != c)
-				o++;
-			fprintf(stderr, "vmsync run: bad value '%s' for --%s: %s\n",
-				optarg, o->name, why);
+			opt_bad_value("run", lo, c, optarg, why);
 			return -1;
 		}
 	}

@@ -22,6 +22,14 @@ bool parse_time(const char *s, uint64_t *out_ns, const char **why);
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		const char **why);
 
+/* The one-line refusals of every subcommand's options on stderr.  The
+ * parsers run getopt_long with optstring ":" (':': a value is missing);
+ * @before is optind as it was before the call that refused. */
+struct option;
+void opt_refused(const char *cmd, int c, char **argv, int before);
+void opt_bad_value(const char *cmd, const struct option *lo, int c,
+		   const char *value, const char *why);
+
 /* splitmix64: seeded, the same sequence on every machine. */
 uint64_t tool_rand(uint64_t *state);
 uint64_t tool_now_ns(void);
