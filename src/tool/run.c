@@ -59,6 +59,17 @@ bool run_tick(uint64_t ops, uint64_t bytes)
 
 /* ---- the guest's accesses ---- */
 
+static const char *exit_name(enum vms_exit_reason r)
+{
+	static const char *const names[] = {
+#define N(r) [r] = #r
+		N(VMS_EXIT_NONE), N(VMS_EXIT_NO_SLOT), N(VMS_EXIT_EFAULT),
+		N(VMS_EXIT_READONLY), N(VMS_EXIT_NOMEM), N(VMS_EXIT_IO),
+#undef N
+	};
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}
+
 /* One access, retried while the host holds the page away (unmapped,
  * read-only or between memslots): those refusals are part of the run. */
 bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len,
@@ -74,9 +85,9 @@ bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len,
 		     e->reason != VMS_EXIT_NO_SLOT) || tries > 200000) {
 			fprintf(stderr,
 				"vmsync: vCPU %u: access to gpa %#llx refused for "
-				"good (exit %d, %s)\n",
-				vms_vcpu_id(v), (unsigned long long)gpa, e->reason,
-				strerror(-e->error));
+				"good (%s: %s)\n",
+				vms_vcpu_id(v), (unsigned long long)gpa,
+				exit_name(e->reason), strerror(-e->error));
 			run_fail(e->error ? e->error : -EIO);
 			return false;
 		}
