@@ -323,7 +323,9 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		uint64_t low_watermark, uint64_t high_watermark);
 
 /* Drops the swap-cache copies that no PTE needs any more, waiting for
- * pages under I/O (like Linux's drop_caches).  The background reclaimer
+ * pages under I/O (like Linux's drop_caches).  The copy of a page that is
+ * mapped stays while swap is at most half full: it lets reclaim drop the
+ * page without writing it, as long as nobody writes to it.  The background reclaimer
  * does the same a slice at a time; this is for a caller that wants it now
  * (a test counting slots, a tool about to report). */
 void vms_phys_drop_caches(struct vms_phys *phys);

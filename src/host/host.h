@@ -286,9 +286,11 @@ bool swapcache_add(struct swap_area *sa, struct vms_page *page, uint64_t slot);
  * and its hold on the slot. */
 void swapcache_del(struct swap_area *sa, struct vms_page *page);
 /* Drops a cached page (locked, not under write-back) from the cache: when
- * no PTE holds its slot (a copy nobody can ask for), or else, unless
- * @orphans_only, when its copy is good (clean) and nobody but the caller
- * (@held references) and the cache holds the page.  True if it left. */
+ * no swap PTE holds its slot (a copy nobody can ask for) and the page is
+ * not mapped clean - such a page keeps its copy, for a drop without I/O,
+ * while swap is at most half full - or else, unless @orphans_only, when
+ * its copy is good (clean) and nobody but the caller (@held references)
+ * and the cache holds the page.  True if it left. */
 bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 			  int held, bool orphans_only);
 /* Drops the cached copies no PTE holds among @n slots from *@cursor on

@@ -233,6 +233,20 @@ void swapcache_del(struct swap_area *sa, struct vms_page *page)
 	page_put(page);
 }
 
+/* A mapped page keeps a good (clean) copy while swap is at most half
+ * used, as Linux's vm_swap_full() decides; past that, slots are worth
+ * more.  The
+ * page lock keeps a page from being mapped meanwhile (every mapping of a
+ * cached page holds it); an unmap may still race, and leaves an orphan
+ * for the next sweep. */
+static bool swapcache_keeps_mapped_locked(struct swap_area *sa,
+					  struct vms_page *page)
+{
+	vms_assert_held(&sa->lock);
+	return atomic_load_explicit(&page->mm, memory_order_relaxed) &&
+	       !(page_flags(page) & PG_dirty) && sa->used <= sa->nr_slots / 2;
+}
+
 bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 			  int held, bool orphans_only)
 {
@@ -244,9 +258,11 @@ bool swapcache_put_unused(struct swap_area *sa, struct vms_page *page,
 		return false;
 	vms_lock(&sa->lock);
 	if (!(sa->map[page->swap] & SWAP_COUNT))
-		/* No PTE can ask for the copy: it goes, whoever else holds
-		 * the page (they look at PG_swapcache under the page lock). */
-		drop = true;
+		/* No swap PTE can ask for the copy: it goes, whoever else
+		 * holds the page (they look at PG_swapcache under the page
+		 * lock) - unless the page is mapped and swap has room: then
+		 * the copy lets reclaim drop it clean, without a write. */
+		drop = !swapcache_keeps_mapped_locked(sa, page);
 	else
 		/* PTEs hold the slot: the page may go only if its copy there
 		 * is good and nobody is about to map it. */
@@ -268,7 +284,10 @@ uint64_t swapcache_sweep(struct swap_area *sa, uint64_t *cursor,
 		struct vms_page *page = NULL;
 
 		vms_lock(&sa->lock);
-		if (sa->cache[slot] && sa->map[slot] == SWAP_HAS_CACHE) {
+		/* No reference on a mapped page we would keep anyway: reclaim
+		 * counts references to tell a page in use. */
+		if (sa->cache[slot] && sa->map[slot] == SWAP_HAS_CACHE &&
+		    !swapcache_keeps_mapped_locked(sa, sa->cache[slot])) {
 			page = sa->cache[slot];
 			page_get(page);
 		}
