@@ -8,7 +8,10 @@
  *
  * Threads: every function may be called from any thread unless its comment
  * says otherwise.  The vms_guest_* accessors run only on the thread of the
- * vCPU they name.
+ * vCPU they name.  A guest program may call the host functions too: its
+ * vCPU leaves guest mode for the call, as a hypercall exits to the host,
+ * so that no TLB flush waits for it meanwhile, and it flushes its own TLB
+ * before its next guest access.
  */
 #ifndef VMSYNC_H
 #define VMSYNC_H

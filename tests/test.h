@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmsync.h"
 
@@ -51,6 +53,26 @@ static unsigned t_passed __attribute__((unused));
 		t_passed++;                                                \
 	} while (0)
 #define T_DONE() (printf("%u passed, 0 failed\n", t_passed), 0)
+
+/* t_watchdog(seconds, what): a hang fails the test after @seconds, naming
+ * @what; 0 disarms.  It bounds liveness checks, it times no speed. */
+static const char *t_watch_what __attribute__((unused));
+static void __attribute__((unused)) t_watch_fire(int sig)
+{
+	static const char msg[] = "check failed: hung: ";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	(void)!write(2, t_watch_what, strlen(t_watch_what));
+	(void)!write(2, "\n", 1);
+	_exit(1);
+}
+static inline void t_watchdog(unsigned seconds, const char *what)
+{
+	t_watch_what = what;
+	signal(SIGALRM, t_watch_fire);
+	alarm(seconds);
+}
 
 static inline uint64_t t_rand(uint64_t *s)
 {

@@ -1,5 +1,6 @@
-/* vcpu.c - tests of vCPUs: remote TLB flushes skip a halted vCPU, the
- * max_vcpus limit, the guest program's return value, access counters. */
+/* vcpu.c - tests of vCPUs: remote TLB flushes skip a halted vCPU, host
+ * calls made by a guest program, the max_vcpus limit, the guest program's
+ * return value, access counters. */
 #define _GNU_SOURCE
 #include "test.h"
 
@@ -112,6 +113,128 @@ static void test_flush_skips_halted(void)
 	/* Both see the discarded pages as zeroes. */
 	CHECK_EQ(c.r_after, 0);
 	CHECK_EQ(c.h_after, 0);
+	env_down(&e);
+}
+
+/* ---- host calls from a guest program ----
+ *
+ * A guest program calls the host on its own thread, on pages its vCPU has
+ * in its TLB, while another vCPU runs in guest mode: every call returns,
+ * with the guest-visible meaning of DESIGN section 3.  Reclaim runs inside
+ * the host reads and writes (guest RAM is twice the frames).
+ */
+#define HC_PAGES 192            /* mapped; memslot 0 has the first 128 */
+#define HC_FRAMES 48            /* per node, two nodes */
+#define HC_SLOT1_GFN 2048       /* memslot 1: pages 128..191 */
+
+struct hc_ctx {
+	struct env *e;
+	atomic_int stop;
+};
+
+static uint64_t hc_word(uint64_t page, uint64_t round)
+{
+	return 0x5a00000000000000ull | round << 32 | page;
+}
+
+static int hc_spinner(struct vms_vcpu *v, void *arg)
+{
+	struct hc_ctx *c = arg;
+	uint64_t x;
+
+	/* In guest mode with TLB entries: flushes wait for our acks. */
+	while (!atomic_load(&c->stop))
+		for (uint64_t p = 0; p < 8; p++)
+			CHECK_OK(vms_guest_read64(v, GPA(64 + p), &x));
+	return 0;
+}
+
+static int hc_caller(struct vms_vcpu *v, void *arg)
+{
+	struct hc_ctx *c = arg;
+	struct env *e = c->e;
+	uint64_t x, moved, hva = e->hva;
+
+	for (uint64_t p = 0; p < 16; p++)
+		CHECK_OK(vms_guest_write64(v, GPA(p), hc_word(p, 1)));
+
+	CHECK_OK(vms_madvise(e->mm, hva, PG, VMS_MADV_DONTNEED));
+	CHECK_OK(vms_guest_read64(v, GPA(0), &x));
+	CHECK_EQ(x, 0);
+	CHECK_OK(vms_madvise(e->mm, hva + PG, PG, VMS_MADV_PAGEOUT));
+	CHECK_OK(vms_guest_read64(v, GPA(1), &x));
+	CHECK_EQ(x, hc_word(1, 1));
+
+	CHECK_OK(vms_mprotect(e->mm, hva + 2 * PG, PG, VMS_PROT_READ));
+	CHECK_OK(vms_guest_read64(v, GPA(2), &x));
+	CHECK_EQ(x, hc_word(2, 1));
+	CHECK_EQ(vms_guest_write64(v, GPA(2), 7), -EACCES);
+	CHECK_EQ(vms_vcpu_exit(v)->reason, VMS_EXIT_EFAULT);
+	CHECK_OK(vms_mprotect(e->mm, hva + 2 * PG, PG, RW));
+	CHECK_OK(vms_guest_write64(v, GPA(2), hc_word(2, 2)));
+
+	CHECK_OK(vms_migrate(e->mm, hva + 3 * PG, PG, 1, &moved));
+	CHECK_OK(vms_guest_read64(v, GPA(3), &x));
+	CHECK_EQ(x, hc_word(3, 1));
+
+	/* Memslot 1 moves under the caller's TLB entry. */
+	uint64_t old_gpa = HC_SLOT1_GFN * PG, new_gpa = (HC_SLOT1_GFN + 512) * PG;
+	CHECK_OK(vms_guest_write64(v, old_gpa, hc_word(128, 1)));
+	CHECK_OK(vms_vm_set_memslot(e->vm, 1, HC_SLOT1_GFN + 512, 64,
+				    hva + 128 * PG, 0));
+	CHECK_EQ(vms_guest_read64(v, old_gpa, &x), -EFAULT);
+	CHECK_EQ(vms_vcpu_exit(v)->reason, VMS_EXIT_NO_SLOT);
+	CHECK_OK(vms_guest_read64(v, new_gpa, &x));
+	CHECK_EQ(x, hc_word(128, 1));
+
+	/* Host writes and reads of all of guest RAM reclaim pages the two
+	 * vCPUs map, from inside the calls. */
+	for (uint64_t p = 0; p < HC_PAGES; p++) {
+		uint64_t w = hc_word(p, 3);
+
+		CHECK_OK(vms_mm_write(e->mm, hva + p * PG, &w, sizeof(w)));
+	}
+	for (uint64_t p = 0; p < HC_PAGES; p++) {
+		CHECK_OK(vms_mm_read(e->mm, hva + p * PG, &x, sizeof(x)));
+		CHECK_EQ(x, hc_word(p, 3));
+	}
+	for (uint64_t p = 0; p < 128; p++) {
+		CHECK_OK(vms_guest_read64(v, GPA(p), &x));
+		CHECK_EQ(x, hc_word(p, 3));
+	}
+	atomic_store(&c->stop, 1);
+	return 0;
+}
+
+static void test_host_calls_from_guest(void)
+{
+	struct vms_phys_config pc = { .nr_nodes = 2,
+				      .node_frames = { HC_FRAMES, HC_FRAMES } };
+	struct vms_vm_config cfg = { .max_gpa = 1ull << 24, .max_vcpus = 2 };
+	struct vms_swap_backend *be;
+	struct hc_ctx c = { 0 };
+	struct vms_vcpu *caller, *spinner;
+	struct env e;
+	int ret;
+
+	CHECK_OK(vms_phys_create(&pc, &e.phys));
+	CHECK_OK(vms_mm_create(e.phys, NULL, &e.mm));
+	CHECK_OK(vms_swap_file_create(NULL, 1024 * PG, true, &be));
+	CHECK_OK(vms_swap_on(e.phys, be, 0, 0));
+	CHECK_OK(vms_vm_create(e.mm, &cfg, &e.vm));
+	CHECK_OK(vms_mmap(e.mm, 0, HC_PAGES * PG, RW, PA, &e.hva));
+	CHECK_OK(vms_vm_set_memslot(e.vm, 0, GFN, 128, e.hva, 0));
+	CHECK_OK(vms_vm_set_memslot(e.vm, 1, HC_SLOT1_GFN, 64,
+				    e.hva + 128 * PG, 0));
+	c.e = &e;
+	t_watchdog(60, "a host call from a guest program never returned");
+	CHECK_OK(vms_vcpu_start(e.vm, hc_spinner, &c, &spinner));
+	CHECK_OK(vms_vcpu_start(e.vm, hc_caller, &c, &caller));
+	CHECK_OK(vms_vcpu_join(caller, &ret));
+	CHECK_EQ(ret, 0);
+	CHECK_OK(vms_vcpu_join(spinner, &ret));
+	CHECK_EQ(ret, 0);
+	t_watchdog(0, "");
 	env_down(&e);
 }
 
@@ -250,5 +373,6 @@ int main(void)
 	T_RUN(test_join_value);
 	T_RUN(test_counters);
 	T_RUN(test_flush_skips_halted);
+	T_RUN(test_host_calls_from_guest);
 	return T_DONE();
 }

@@ -138,6 +138,8 @@ void vms_backoff(unsigned *spins)
 	}
 }
 
+_Thread_local struct vms_guest_mode *vms_guest_self;
+
 uint64_t vms_now_ns(void)
 {
 	struct timespec ts;

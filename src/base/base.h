@@ -98,6 +98,40 @@ void vms_backoff(unsigned *spins);
 
 uint64_t vms_now_ns(void);
 
+/*
+ * Host calls made in guest mode.  A guest program runs on its vCPU's
+ * thread in guest mode, where remote TLB flushes wait for its
+ * acknowledgement, which it gives only at its next guest access.  A host
+ * call it makes (madvise, a memslot change, a host read that reclaims)
+ * may flush, or wait for a thread that is flushing: so, as a hypercall
+ * exits to the host, the thread leaves guest mode for the call and comes
+ * back with the requests it missed served.  vcpu.c sets vms_guest_self on
+ * vCPU threads; VMS_HOST_CALL() opens every public call that may block.
+ */
+struct vms_guest_mode {
+	/* Leaves guest mode; false if the thread was not in it (in a fault,
+	 * a halt, or a host call already). */
+	bool (*leave)(struct vms_guest_mode *g);
+	void (*enter)(struct vms_guest_mode *g);
+};
+extern _Thread_local struct vms_guest_mode *vms_guest_self;
+
+static inline struct vms_guest_mode *vms_host_call_begin(void)
+{
+	struct vms_guest_mode *g = vms_guest_self;
+
+	return unlikely(g) && g->leave(g) ? g : NULL;
+}
+static inline void vms_host_call_end(struct vms_guest_mode **g)
+{
+	if (unlikely(*g))
+		(*g)->enter(*g);
+}
+#define VMS_HOST_CALL()                                                     \
+	struct vms_guest_mode *vms_host_call_                              \
+		__attribute__((cleanup(vms_host_call_end), unused)) =      \
+			vms_host_call_begin()
+
 /* ---- race windows (debug builds): a test sets vms_race_ns and the hot
  * spots sleep up to that long with probability 1/vms_race_odds, so that a
  * race that would need luck needs only time. */

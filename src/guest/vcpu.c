@@ -44,6 +44,24 @@ static void vcpu_exit_guest(struct vms_vcpu *v)
 	atomic_store(&v->mode, VCPU_OUTSIDE_GUEST);
 }
 
+/* A host call from the guest program (base.h): out of guest mode for it,
+ * and back with the flushes it missed done. */
+static bool vcpu_host_call_leave(struct vms_guest_mode *g)
+{
+	struct vms_vcpu *v = container_of(g, struct vms_vcpu, guest_mode);
+
+	if (atomic_load_explicit(&v->mode, memory_order_relaxed) !=
+	    VCPU_IN_GUEST)
+		return false;
+	vcpu_exit_guest(v);
+	return true;
+}
+
+static void vcpu_host_call_enter(struct vms_guest_mode *g)
+{
+	vcpu_enter_guest(container_of(g, struct vms_vcpu, guest_mode));
+}
+
 void vcpu_flush_remote_tlbs(struct vms_vm *vm)
 {
 	unsigned long long target[vm->max_vcpus];
@@ -258,15 +276,20 @@ static void *vcpu_thread(void *arg)
 {
 	struct vms_vcpu *v = arg;
 
+	v->guest_mode = (struct vms_guest_mode){ .leave = vcpu_host_call_leave,
+						 .enter = vcpu_host_call_enter };
+	vms_guest_self = &v->guest_mode;
 	vcpu_enter_guest(v);
 	v->ret = v->fn(v, v->arg);
 	vcpu_exit_guest(v);
+	vms_guest_self = NULL;
 	return NULL;
 }
 
 int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 		   struct vms_vcpu **out)
 {
+	VMS_HOST_CALL();
 	struct vms_vcpu *v;
 	unsigned id;
 	int r;
@@ -306,6 +329,7 @@ int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 
 int vms_vcpu_join(struct vms_vcpu *v, int *ret)
 {
+	VMS_HOST_CALL();
 	struct vms_vm *vm;
 
 	if (!v)

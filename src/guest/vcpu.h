@@ -44,6 +44,7 @@ struct vms_vcpu {
 
 	/* vCPU thread only. */
 	_Alignas(64) unsigned long long seen_req;
+	struct vms_guest_mode guest_mode;   /* vms_guest_self of the thread */
 	bool tlb_used;
 	struct vms_exit exit;
 	_Atomic uint64_t st_reads, st_writes, st_tlb_misses, st_faults,

@@ -12,6 +12,7 @@
 int vms_vm_create(struct vms_mm *mm, const struct vms_vm_config *cfg,
 		  struct vms_vm **out)
 {
+	VMS_HOST_CALL();
 	uint64_t max_gpa = cfg && cfg->max_gpa ? cfg->max_gpa : VM_DEFAULT_MAX_GPA;
 	unsigned max_vcpus = cfg && cfg->max_vcpus ? cfg->max_vcpus
 						   : VM_DEFAULT_MAX_VCPUS;
@@ -63,6 +64,7 @@ fail:
 
 void vms_vm_destroy(struct vms_vm *vm)
 {
+	VMS_HOST_CALL();
 	if (!vm)
 		return;
 	for (unsigned i = 0; i < vm->max_vcpus; i++)
@@ -214,6 +216,7 @@ static int slot_check(struct vms_vm *vm, struct vm_memslots *cur,
 int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
 		       uint64_t npages, uint64_t hva, unsigned flags)
 {
+	VMS_HOST_CALL();
 	struct vm_memslots *cur, *next;
 	struct vm_memslot *old;
 	int r = 0;

@@ -97,6 +97,7 @@ static const struct madv_op {
 
 int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice)
 {
+	VMS_HOST_CALL();
 	const struct madv_op *op = NULL;
 	uint64_t end;
 	int r;

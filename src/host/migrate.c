@@ -77,6 +77,7 @@ int migrate_page_locked(struct vms_page *old, unsigned node)
 int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 		uint64_t *moved)
 {
+	VMS_HOST_CALL();
 	uint64_t end, n = 0;
 	int r;
 

@@ -49,6 +49,7 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 
 void vms_mm_destroy(struct vms_mm *mm)
 {
+	VMS_HOST_CALL();
 	if (!mm)
 		return;
 	mm_notify_release(mm);
@@ -424,6 +425,7 @@ int mm_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 int vms_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 		 struct vms_page **page)
 {
+	VMS_HOST_CALL();
 	if (!mm || !page)
 		return -EINVAL;
 	return mm_get_page(mm, hva, write, page, NULL);
@@ -459,12 +461,14 @@ static int mm_copy(struct vms_mm *mm, uint64_t hva, void *buf, size_t len,
 
 int vms_mm_read(struct vms_mm *mm, uint64_t hva, void *buf, size_t len)
 {
+	VMS_HOST_CALL();
 	return mm_copy(mm, hva, buf, len, false);
 }
 
 int vms_mm_write(struct vms_mm *mm, uint64_t hva, const void *buf,
 		 size_t len)
 {
+	VMS_HOST_CALL();
 	return mm_copy(mm, hva, (void *)buf, len, true);
 }
 
@@ -494,6 +498,7 @@ static uint64_t mm_find_hole(struct vms_mm *mm, uint64_t from, uint64_t len)
 int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 	     int flags, uint64_t *addr)
 {
+	VMS_HOST_CALL();
 	const int known = VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS | VMS_MAP_FIXED |
 			  VMS_MAP_FIXED_NOREPLACE;
 	bool fixed = flags & (VMS_MAP_FIXED | VMS_MAP_FIXED_NOREPLACE);
@@ -558,6 +563,7 @@ out:
 
 int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len)
 {
+	VMS_HOST_CALL();
 	uint64_t end;
 	int r;
 
@@ -584,6 +590,7 @@ static int takes_right_away(struct vms_mm *mm, struct mm_vma *vma,
 
 int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot)
 {
+	VMS_HOST_CALL();
 	uint64_t end;
 	int r;
 
@@ -657,6 +664,7 @@ static void mm_move_ptes(struct vms_mm *mm, uint64_t from, uint64_t to,
 int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 	       size_t new_len, int flags, uint64_t new_addr, uint64_t *addr)
 {
+	VMS_HOST_CALL();
 	uint64_t old_end, new_start, new_end;
 	struct mm_vma *vma;
 	int r = 0;

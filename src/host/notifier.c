@@ -111,6 +111,7 @@ static void subs_remove_locked(struct vms_mm *mm, const void *mn_out,
 
 int vms_mmu_notifier_register(struct vms_mmu_notifier *sub, struct vms_mm *mm)
 {
+	VMS_HOST_CALL();
 	if (!sub || !mm || !sub->ops)
 		return -EINVAL;
 	vms_lock(&mm->subs_lock);
@@ -138,6 +139,7 @@ int vms_mmu_notifier_register(struct vms_mmu_notifier *sub, struct vms_mm *mm)
 
 void vms_mmu_notifier_unregister(struct vms_mmu_notifier *sub)
 {
+	VMS_HOST_CALL();
 	struct vms_mm *mm = sub ? sub->mm : NULL;
 
 	if (!mm)
@@ -334,6 +336,7 @@ int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 				 const struct vms_interval_notifier_ops *ops,
 				 void *priv, struct vms_interval_notifier **out)
 {
+	VMS_HOST_CALL();
 	if (!mm || !ops || !ops->invalidate || !out || len == 0 ||
 	    !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) || start + len < start)
 		return -EINVAL;
@@ -369,6 +372,7 @@ int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 
 void vms_interval_notifier_remove(struct vms_interval_notifier *iv)
 {
+	VMS_HOST_CALL();
 	if (!iv)
 		return;
 	struct vms_mm *mm = iv->mm;
@@ -386,6 +390,7 @@ void *vms_interval_priv(struct vms_interval_notifier *iv)
 
 unsigned long vms_interval_read_begin(struct vms_interval_notifier *iv)
 {
+	VMS_HOST_CALL();
 	unsigned spins = 0;
 
 	for (;;) {

@@ -160,6 +160,7 @@ fail:
 
 void vms_phys_destroy(struct vms_phys *phys)
 {
+	VMS_HOST_CALL();
 	if (!phys)
 		return;
 	kswapd_stop(phys);

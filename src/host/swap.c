@@ -32,6 +32,7 @@ struct swap_area {
 int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		uint64_t low, uint64_t high)
 {
+	VMS_HOST_CALL();
 	if (!phys || !be || !be->rw || be->nr_slots < 2 || (low && high <= low))
 		return -EINVAL;
 	if (phys->swap)
@@ -312,6 +313,7 @@ uint64_t swapcache_sweep(struct swap_area *sa, uint64_t *cursor,
 
 void vms_phys_drop_caches(struct vms_phys *phys)
 {
+	VMS_HOST_CALL();
 	struct swap_area *sa = phys ? phys->swap : NULL;
 	uint64_t cursor = 0;
 
