@@ -1,9 +1,11 @@
 /* swap.c - swap: the file backend on both I/O engines, swap-out and
  * swap-in through the mm, PAGEOUT / WILLNEED, clean drops, a full swap
- * area, and injected write and read failures. */
+ * area, injected write and read failures, and drop_caches racing swap-in
+ * read-ahead under pressure. */
 #define _GNU_SOURCE
 #include "test.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -318,6 +320,82 @@ static void test_guest_io_error(void)
 	t_teardown(phys, mm);
 }
 
+/*
+ * drop_caches against read-ahead under pressure, with discards.  A fault
+ * holds its read-ahead pages locked while it reads them; a DONTNEED then
+ * orphans them in the swap cache, and drop_caches waits for their locks.
+ * The fault must not wait, meanwhile, for what drop_caches holds (it once
+ * entered direct reclaim for its next read-ahead frame).  Contents: each
+ * page reads as the last pass's pattern, or zero once discarded.
+ */
+#define DC_PAGES 512
+#define DC_PASSES 200
+
+struct dc_ctx {
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	uint64_t hva;
+	atomic_uint_fast64_t at;        /* the faulter's page */
+	atomic_int done;
+};
+
+static void *dc_faulter(void *arg)
+{
+	struct dc_ctx *c = arg;
+
+	for (uint64_t pass = 1; pass <= DC_PASSES; pass++) {
+		fill(c->mm, c->hva, DC_PAGES, pass);
+		for (uint64_t i = 0; i < DC_PAGES; i++) {
+			uint64_t a = c->hva + i * VMS_PAGE_SIZE, v;
+
+			atomic_store(&c->at, i);
+			CHECK_OK(vms_mm_read(c->mm, a, &v, sizeof(v)));
+			CHECK(v == word(a, pass) || v == 0,
+			      "pass %" PRIu64 " page %" PRIu64 ": %#" PRIx64,
+			      pass, i, v);
+		}
+	}
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+static void *dc_discarder(void *arg)
+{
+	struct dc_ctx *c = arg;
+	uint64_t seed = 7;
+
+	/* Just ahead of the faulter: the pages it reads ahead. */
+	while (!atomic_load(&c->done)) {
+		uint64_t at = (atomic_load(&c->at) + 1 + t_rand(&seed) % 16) %
+			      (DC_PAGES - 8);
+
+		CHECK_OK(vms_madvise(c->mm, c->hva + at * VMS_PAGE_SIZE,
+				     8 * VMS_PAGE_SIZE, VMS_MADV_DONTNEED));
+	}
+	return NULL;
+}
+
+static void test_drop_caches_vs_readahead(void)
+{
+	struct vms_swap_backend *be;
+	struct dc_ctx c = { 0 };
+	pthread_t f, d;
+
+	CHECK_OK(vms_swap_file_create(NULL, 2 * DC_PAGES * VMS_PAGE_SIZE, true,
+				      &be));
+	setup(64, be, &c.phys, &c.mm);
+	CHECK_OK(vms_mmap(c.mm, 0, DC_PAGES * VMS_PAGE_SIZE, RW, ANON, &c.hva));
+	t_watchdog(90, "drop_caches against swap-in read-ahead");
+	CHECK_EQ(pthread_create(&f, NULL, dc_faulter, &c), 0);
+	CHECK_EQ(pthread_create(&d, NULL, dc_discarder, &c), 0);
+	while (!atomic_load(&c.done))
+		vms_phys_drop_caches(c.phys);
+	pthread_join(f, NULL);
+	pthread_join(d, NULL);
+	t_watchdog(0, "");
+	t_teardown(c.phys, c.mm);
+}
+
 int main(void)
 {
 	T_RUN(test_file_backend);
@@ -326,5 +404,6 @@ int main(void)
 	T_RUN(test_swap_full);
 	T_RUN(test_io_errors);
 	T_RUN(test_guest_io_error);
+	T_RUN(test_drop_caches_vs_readahead);
 	return T_DONE();
 }

@@ -109,13 +109,22 @@ struct vms_phys {
 struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero);
 /* The same from @node only and without reclaim (migration targets). */
 struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node);
+/* From any node without reclaim, contents undefined: for a caller that
+ * holds page locks (reclaim takes mms_lock, which nests outside them) and
+ * can do without the frame, as read-ahead can.  Wakes kswapd. */
+struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node);
 void page_get(struct vms_page *page);
 /* A reference unless the page is already on its way to the free list. */
 bool page_get_unless_zero(struct vms_page *page);
 /* Drops a reference; the last one frees the frame. */
 void page_put(struct vms_page *page);
 
-/* PG_locked: a bit lock.  lock_page waits (spin, then back off). */
+/* PG_locked: a bit lock.  lock_page waits (spin, then back off).  A page
+ * is unlocked by the thread that locked it; debug builds count the locks
+ * each thread holds (page_locks_held), to check the lock order. */
+#ifdef VMS_DEBUG
+extern _Thread_local int page_locks_held;
+#endif
 bool trylock_page(struct vms_page *page);
 void lock_page(struct vms_page *page);
 void unlock_page(struct vms_page *page);

@@ -232,6 +232,36 @@ struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node)
 	return p ? page_prep(phys, p, false) : NULL;
 }
 
+/* The first free frame of @node, else of the next nodes in turn. */
+static struct vms_page *any_node_alloc(struct vms_phys *phys, unsigned node)
+{
+	struct vms_page *p = NULL;
+
+	for (unsigned i = 0; i < phys->nr_nodes && !p; i++)
+		p = node_alloc(&phys->nodes[(node + i) % phys->nr_nodes]);
+	return p;
+}
+
+static struct vms_page *alloc_prep(struct vms_phys *phys, struct vms_page *p,
+				   bool zero)
+{
+	if (below_low(&phys->nodes[p->node]))
+		kswapd_wake(phys);
+	return page_prep(phys, p, zero);
+}
+
+struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node)
+{
+	struct vms_page *p = vms_fault(VMS_FAULT_FRAME)
+		? NULL : any_node_alloc(phys, node);
+
+	if (!p) {
+		kswapd_wake(phys);
+		return NULL;
+	}
+	return alloc_prep(phys, p, false);
+}
+
 struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
 {
 	struct vms_page *p = NULL;
@@ -244,13 +274,11 @@ struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
 	unsigned idle = 0, stuck_tries = 0, spins = 600;
 	if (vms_fault(VMS_FAULT_FRAME))
 		return NULL;
-	while (!p) {
+	while (!(p = any_node_alloc(phys, node))) {
 		bool stuck;
 
-		for (unsigned i = 0; i < phys->nr_nodes && !p; i++)
-			p = node_alloc(&phys->nodes[(node + i) % phys->nr_nodes]);
-		if (p)
-			break;
+		/* Reclaim takes mms_lock, which nests outside page locks. */
+		VMS_ASSERT(page_locks_held == 0);
 		vms_stat_inc(&phys->st.direct_reclaim, 1);
 		if (reclaim_node(phys, -1, 32, &stuck))
 			idle = stuck_tries = 0;
@@ -259,11 +287,7 @@ struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)
 		else
 			vms_backoff(&spins);    /* a 20 us sleep */
 	}
-	if (!p)
-		return NULL;
-	if (below_low(&phys->nodes[p->node]))
-		kswapd_wake(phys);
-	return page_prep(phys, p, zero);
+	return p ? alloc_prep(phys, p, zero) : NULL;
 }
 
 void page_get(struct vms_page *page)
@@ -338,11 +362,19 @@ bool vms_page_dirty(struct vms_page *page)
 	       PG_dirty;
 }
 
+#ifdef VMS_DEBUG
+_Thread_local int page_locks_held;
+#endif
+
 bool trylock_page(struct vms_page *page)
 {
-	return !(atomic_fetch_or_explicit(&page->flags, PG_locked,
-					  memory_order_acquire) &
-		 PG_locked);
+	bool got = !(atomic_fetch_or_explicit(&page->flags, PG_locked,
+					      memory_order_acquire) &
+		     PG_locked);
+#ifdef VMS_DEBUG
+	page_locks_held += got;
+#endif
+	return got;
 }
 
 void lock_page(struct vms_page *page)
@@ -356,6 +388,10 @@ void lock_page(struct vms_page *page)
 void unlock_page(struct vms_page *page)
 {
 	VMS_ASSERT(page_flags(page) & PG_locked);
+#ifdef VMS_DEBUG
+	VMS_ASSERT(page_locks_held > 0);       /* unlocked where locked */
+	page_locks_held--;
+#endif
 	atomic_fetch_and_explicit(&page->flags, ~PG_locked,
 				  memory_order_release);
 }

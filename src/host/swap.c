@@ -414,11 +414,14 @@ void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n)
 #define SWAP_READ_BATCH 32
 
 /* Allocates a locked page for @slot and puts it in the cache; NULL if the
- * slot is cached already or free, or no frame can be had (*nomem). */
+ * slot is cached already or free, or no frame can be had (*nomem).  Only
+ * a caller that holds no page lock may @reclaim for the frame. */
 static struct vms_page *swapin_prepare(struct vms_mm *mm, uint64_t slot,
-				       bool *nomem)
+				       bool reclaim, bool *nomem)
 {
-	struct vms_page *page = phys_alloc(mm->phys, mm->alloc_node, false);
+	struct vms_page *page =
+		reclaim ? phys_alloc(mm->phys, mm->alloc_node, false)
+			: phys_alloc_nowait(mm->phys, mm->alloc_node);
 
 	if (!page) {
 		*nomem = true;
@@ -477,26 +480,32 @@ static void swapin_park(struct swap_area *sa, struct vms_page *page)
 }
 
 /* Pages for the swap entries of [hva, end) that have no cached page yet,
- * up to @max, each in the cache and locked.  *@next: where to go on. */
+ * up to @max, each in the cache and locked.  The first frame may come from
+ * reclaim when @reclaim (the caller holds no page lock), the others only
+ * from free lists: with frames short, the batch ends early.  *@next: where
+ * to go on (@end when even reclaim found no frame). */
 static size_t swapin_gather(struct vms_mm *mm, uint64_t hva, uint64_t end,
-			    size_t max, struct vms_page **pages,
+			    size_t max, bool reclaim, struct vms_page **pages,
 			    uint64_t *next)
 {
 	size_t n = 0;
 	bool nomem = false;
 	uint64_t a;
 
-	for (a = hva; a < end && n < max && !nomem; a += PAGE_SIZE) {
+	for (a = hva; a < end && n < max; a += PAGE_SIZE) {
 		uint64_t pte = atomic_load(&mm->pt[mm_pte_index(mm, a)]);
 
 		if (!(pte & PTE_SWAP))
 			continue;
-		struct vms_page *p = swapin_prepare(mm, PTE_SLOT(pte), &nomem);
+		struct vms_page *p = swapin_prepare(mm, PTE_SLOT(pte),
+						    reclaim && n == 0, &nomem);
 		if (p)
 			pages[n++] = p;
+		else if (nomem)
+			break;
 	}
 	if (next)
-		*next = nomem ? end : a;
+		*next = nomem && n == 0 ? end : a;
 	return n;
 }
 
@@ -571,7 +580,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 			return -EIO;
 		}
 	} else {
-		page = swapin_prepare(mm, slot, &nomem);
+		page = swapin_prepare(mm, slot, true, &nomem);
 		if (!page)
 			return nomem ? -ENOMEM : 1;
 		batch[0] = page;
@@ -579,7 +588,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 		uint64_t end = hva + (1 + (uint64_t)ahead) * PAGE_SIZE;
 		size_t n = 1 + swapin_gather(mm, hva + PAGE_SIZE,
 					     end < mm->va_end ? end : mm->va_end,
-					     ahead, batch + 1, NULL);
+					     ahead, false, batch + 1, NULL);
 		vms_stat_inc(&phys->st.pgmajfault, 1);
 		swapin_read(phys, batch, n);
 		for (size_t i = 1; i < n; i++)
@@ -631,7 +640,8 @@ int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 	if (!sa)
 		return 0;
 	for (uint64_t a = start; a < end;) {
-		size_t n = swapin_gather(mm, a, end, SWAP_READ_BATCH, batch, &a);
+		size_t n = swapin_gather(mm, a, end, SWAP_READ_BATCH, true,
+					 batch, &a);
 
 		if (n && swapin_read(mm->phys, batch, n))
 			r = -EIO;
