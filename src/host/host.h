@@ -190,7 +190,10 @@ struct vms_mm {
 
 	/* mmap_lock: write for changes of the VMA list (mmap, munmap,
 	 * mremap, mprotect), read for faults and madvise.  Every invalidation
-	 * pair of a mapping operation runs under it. */
+	 * pair of a mapping operation runs under it.  Writers go first once
+	 * waiting, and nobody waits for swap reads under it (faults and
+	 * WILLNEED drop it), so mapping calls are not starved.  Never taken
+	 * twice by one thread. */
 	pthread_rwlock_t mmap_lock;
 	struct mm_vma *vmas;            /* sorted, disjoint, never adjacent
 					 * with equal prot (merged) */
@@ -319,11 +322,16 @@ uint64_t swap_used(struct swap_area *sa, uint64_t *slots);
 /* The swap-in fault of @hva whose PTE was @pte (a swap entry), mmap_lock
  * held for reading; also reads following swapped pages into the swap
  * cache, as many as recent read-ahead hits say are worth it.  Returns with
- * the page referenced in *@out, or 1 if the PTE changed meanwhile (look
- * again), or -EIO / -ENOMEM. */
+ * the page mapped and referenced in *@out, or 1 if the PTE changed
+ * meanwhile (look again), or -EIO / -ENOMEM.  With @may_retry it waits for
+ * I/O without mmap_lock, takes it again and returns MM_FAULT_RETRY, the
+ * page read (not mapped) referenced in *@out: the caller looks the VMA up
+ * anew, faults again, then drops that reference. */
+#define MM_FAULT_RETRY 2
 int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
-		 struct vms_page **out);
-/* MADV_WILLNEED: reads the swapped pages of [start, end) into the cache. */
+		 bool may_retry, struct vms_page **out);
+/* MADV_WILLNEED: reads the swapped pages of [start, end) into the cache;
+ * mmap_lock held for reading, and dropped during each batch's I/O. */
 int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end);
 
 /* ---- migration (migrate.c) ----------------------------------------- */

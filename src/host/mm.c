@@ -38,7 +38,15 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 		return err;
 	}
 	mm->pt = pt;
-	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	/* Writers first: a waiting mapping call holds new faults back, or
+	 * a stream of overlapping faults would starve it.  No thread takes
+	 * mmap_lock twice for reading, which would deadlock then. */
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&mm->mmap_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	for (unsigned i = 0; i < MM_PTL_STRIPES; i++)
 		vms_lock_init(&mm->ptl[i]);
 	vms_lock_init(&mm->iv_lock);
@@ -331,9 +339,12 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 
 /* Finds or makes the page of @hva and takes a reference: maps a zeroed
  * frame, reads a swapped page back, waits out a migration.  mmap_lock
- * held (read); the VMA allows the access. */
+ * held (read); the VMA allows the access.  With @may_retry, a wait for
+ * swap I/O happens without mmap_lock: MM_FAULT_RETRY then says it was
+ * dropped and taken again, so the VMA must be looked up anew, and *@out
+ * holds the page waited for, referenced, so the next try finds it. */
 static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
-			   struct vms_page **out)
+			   bool may_retry, struct vms_page **out)
 {
 	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, hva)];
 	struct vms_lock *ptl = mm_ptl(mm, hva);
@@ -349,8 +360,9 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			continue;
 		}
 		if (pte & PTE_SWAP) {
-			int r = swapin_fault(mm, hva, pte, write, out);
-			if (r <= 0)
+			int r = swapin_fault(mm, hva, pte, write, may_retry,
+					     out);
+			if (r != 1)
 				return r;
 			continue;
 		}
@@ -400,25 +412,41 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 	}
 }
 
+/*
+ * A fault that must wait for swap I/O does so without mmap_lock and then
+ * starts over (as Linux's FAULT_FLAG_ALLOW_RETRY), so that mapping calls,
+ * which take it for writing, never wait behind a disk.  Only the first
+ * try may drop it: the second, finding its page in the swap cache, ends.
+ */
 int mm_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 		struct vms_page **page, bool *writable)
 {
+	struct vms_page *waited = NULL;
 	struct mm_vma *vma;
 	int r;
 
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	vma = mm_find_vma(mm, hva);
-	if (!vma)
-		r = -EFAULT;
-	else if (!(vma->prot & VMS_PROT_READ) && !(vma->prot & VMS_PROT_WRITE))
-		r = -EACCES;
-	else if (write && !(vma->prot & VMS_PROT_WRITE))
-		r = -EACCES;
-	else
-		r = mm_fault_locked(mm, hva & ~(PAGE_SIZE - 1), write, page);
+	for (;;) {
+		vma = mm_find_vma(mm, hva);
+		if (!vma)
+			r = -EFAULT;
+		else if (!(vma->prot & VMS_PROT_READ) &&
+			 !(vma->prot & VMS_PROT_WRITE))
+			r = -EACCES;
+		else if (write && !(vma->prot & VMS_PROT_WRITE))
+			r = -EACCES;
+		else
+			r = mm_fault_locked(mm, hva & ~(PAGE_SIZE - 1), write,
+					    !waited, page);
+		if (r != MM_FAULT_RETRY)
+			break;
+		waited = *page;
+	}
 	if (!r && writable)
 		*writable = vma->prot & VMS_PROT_WRITE;
 	pthread_rwlock_unlock(&mm->mmap_lock);
+	if (waited)
+		page_put(waited);
 	return r;
 }
 

@@ -470,10 +470,13 @@ static size_t swapin_read(struct vms_phys *phys, struct vms_page **pages,
 }
 
 /* Read-ahead pages stay in the cache, unmapped, on the inactive list:
- * a fault maps them without I/O, reclaim drops them if none comes. */
-static void swapin_park(struct swap_area *sa, struct vms_page *page)
+ * a fault maps them without I/O, reclaim drops them if none comes.  The
+ * caller's reference goes to the list.  @readahead: not asked for yet. */
+static void swapin_park(struct swap_area *sa, struct vms_page *page,
+			bool readahead)
 {
-	page_set_flags(page, PG_readahead);
+	if (readahead)
+		page_set_flags(page, PG_readahead);
 	swapcache_put_unused(sa, page, 1, true);
 	unlock_page(page);
 	lru_putback(page, false);
@@ -539,8 +542,21 @@ static unsigned readahead_window(struct vms_phys *phys, uint64_t hva)
 	return pages - 1;
 }
 
+/* Waits for @page's lock without mmap_lock (held for reading on both
+ * sides), keeping our reference for the caller's next try. */
+static int swapin_wait_unlocked(struct vms_mm *mm, struct vms_page *page,
+				struct vms_page **out)
+{
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	lock_page(page);
+	unlock_page(page);
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	*out = page;
+	return MM_FAULT_RETRY;
+}
+
 int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
-		 struct vms_page **out)
+		 bool may_retry, struct vms_page **out)
 {
 	struct vms_phys *phys = mm->phys;
 	struct swap_area *sa = phys->swap;
@@ -552,13 +568,19 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 	if (!VMS_MUTANT_IS(no_swapcache))
 		page = swapcache_get(sa, slot);
 	if (page) {
-		/* Being written or read: wait, then it is uptodate. */
-		vms_stat_inc(&phys->st.swapcache_hit, 1);
+		/* Counted at the first try only: a retry is the same fault. */
+		if (may_retry)
+			vms_stat_inc(&phys->st.swapcache_hit, 1);
 		if (page_flags(page) & PG_readahead) {
 			page_clear_flags(page, PG_readahead);
 			atomic_fetch_add(&phys->ra_hits, 1);
 		}
-		lock_page(page);
+		/* Being written or read: wait, then it is uptodate. */
+		if (!trylock_page(page)) {
+			if (may_retry)
+				return swapin_wait_unlocked(mm, page, out);
+			lock_page(page);
+		}
 		if (!(page_flags(page) & PG_swapcache) || page->swap != slot) {
 			unlock_page(page);
 			page_put(page);
@@ -590,10 +612,22 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 					     end < mm->va_end ? end : mm->va_end,
 					     ahead, false, batch + 1, NULL);
 		vms_stat_inc(&phys->st.pgmajfault, 1);
+		if (may_retry)
+			pthread_rwlock_unlock(&mm->mmap_lock);
 		swapin_read(phys, batch, n);
 		for (size_t i = 1; i < n; i++)
 			if (batch[i])
-				swapin_park(sa, batch[i]);
+				swapin_park(sa, batch[i], true);
+		if (may_retry) {
+			/* Read without mmap_lock: the next try maps it. */
+			if (batch[0]) {
+				page_get(page);
+				swapin_park(sa, page, false);
+				*out = page;
+			}
+			pthread_rwlock_rdlock(&mm->mmap_lock);
+			return batch[0] ? MM_FAULT_RETRY : -EIO;
+		}
 		if (!batch[0])
 			return -EIO;    /* the page went with its failed read */
 	}
@@ -643,11 +677,17 @@ int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 		size_t n = swapin_gather(mm, a, end, SWAP_READ_BATCH, true,
 					 batch, &a);
 
-		if (n && swapin_read(mm->phys, batch, n))
+		if (!n)
+			continue;
+		/* The cache holds the slots: the I/O needs no mmap_lock, and
+		 * mapping calls need not wait for it. */
+		pthread_rwlock_unlock(&mm->mmap_lock);
+		if (swapin_read(mm->phys, batch, n))
 			r = -EIO;
 		for (size_t i = 0; i < n; i++)
 			if (batch[i])
-				swapin_park(sa, batch[i]);
+				swapin_park(sa, batch[i], true);
+		pthread_rwlock_rdlock(&mm->mmap_lock);
 	}
 	return r;
 }
