@@ -10,7 +10,8 @@ MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache \
 	    swallow_read_error swallow_write_error ignore_short_io
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test unit sanitize mutants model bench fuzz deps clean
+.PHONY: all build run test unit sanitize mutants model bench fuzz deps \
+	test-deps clean
 
 all: build
 
@@ -18,6 +19,10 @@ all: build
 # "test:package" pairs, the test a shell condition (no colon in it).
 NEEDS := "command -v cmake:cmake" "command -v gcc:gcc" "command -v make:make" \
 	 "test -f /usr/include/liburing.h:liburing-dev"
+# What the suite runs on top: python3 (the JSON and picture checks of
+# cli.sh and report.sh).  report.sh brings Chromium itself, model/check.sh
+# spin: each skips or fails with a reason where they cannot be had.
+TEST_NEEDS := "command -v python3:python3"
 # What `make fuzz` needs on top: clang and its libFuzzer runtime (without
 # it, clang names the file without a directory).
 FUZZ_NEEDS := "command -v clang:clang" \
@@ -44,6 +49,9 @@ endef
 deps:
 	@$(call install_missing,$(NEEDS))
 
+test-deps: deps
+	@$(call install_missing,$(TEST_NEEDS))
+
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DVMS_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 
@@ -59,11 +67,11 @@ test: unit sanitize mutants model
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 # The suite alone, on the debug build: the quick loop while working.
-unit: build
+unit: build test-deps
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
 
 # The whole suite again under ASan+UBSan, then under TSan; any report fails.
-sanitize: deps
+sanitize: test-deps
 	@for san in address thread; do \
 		dir=$(BUILD)-$$san; \
 		cmake -S . -B $$dir -DVMS_SANITIZE=$$san -DVMS_WERROR=$(WERROR) >/dev/null && \
