@@ -4,7 +4,8 @@
 # (--oracle-only) and with the debug build's invariant checks.  Exits 0 only
 # if the oracle catches every mutant.  Race windows are widened (--race-ns).
 # Mutants of the I/O error paths run the fault sweep of their site instead
-# (test-fault), whose oracle is the guest data.
+# (test-fault), whose oracle is the guest data; those of the KVM pager run
+# a real guest (kvm-stress), and skip where /dev/kvm cannot be used.
 set -u
 build=${BUILD:-build}
 jobs=${JOBS:-2}
@@ -33,6 +34,16 @@ extra_args() {
 	esac
 }
 
+# The KVM pager's mutants run a real guest (kvm-stress), with what makes
+# their bug show: a window between the two dirty harvests, a failed read.
+kvm_args() {
+	case $1 in
+	kvm_no_writeback) echo "" ;;
+	kvm_single_harvest) echo "--race-ns 200000" ;;
+	kvm_zero_fill) echo "--inject swap-read:400" ;;
+	esac
+}
+
 # The fault-injection site whose failures the mutant mishandles.
 fault_site() {
 	case $1 in
@@ -47,10 +58,26 @@ for m in "$@"; do
 	site=$(fault_site "$m")
 	target=notifier-stress
 	[ -n "$site" ] && target=test-fault
+	case $m in kvm_*) target=kvm-stress ;; esac
 	if ! { cmake -S . -B "$dir" -DVMS_MUTANT="$m" >/dev/null &&
 	       cmake --build "$dir" -j "$jobs" --target $target >/dev/null; }; then
 		echo "mutant $m: does not build"
 		exit 2
+	fi
+	if [ $target = kvm-stress ]; then
+		read -r -a more <<<"$(kvm_args "$m")"
+		out=$(timeout $((seconds + 90)) "$dir/tests/kvm-stress" --seconds "$seconds" \
+			"${more[@]}" 2>&1); rc=$?
+		if [ $rc -eq 77 ]; then
+			echo "mutant $m: skipped: $(grep -m1 '^skip' <<<"$out")"
+		elif [ $rc -eq 0 ]; then
+			echo "mutant $m: NOT CAUGHT by kvm-stress in ${seconds}s ${more[*]}"
+			survivors=$((survivors + 1))
+		else
+			echo "mutant $m: caught by kvm-stress ${more[*]}:" \
+			     "$(grep -m1 -E 'MISMATCH|check failed' <<<"$out" | cut -c1-160)"
+		fi
+		continue
 	fi
 	if [ -n "$site" ]; then
 		out=$(timeout 600 "$dir/tests/test-fault" --site "$site" --points 8 2>&1)

@@ -42,6 +42,9 @@ void vms_assert_fail(const char *expr, const char *file, int line);
 #define VMS_MUTANT_swallow_read_error 6
 #define VMS_MUTANT_swallow_write_error 7
 #define VMS_MUTANT_ignore_short_io 8
+#define VMS_MUTANT_kvm_no_writeback 9
+#define VMS_MUTANT_kvm_single_harvest 10
+#define VMS_MUTANT_kvm_zero_fill 11
 #ifdef VMS_MUTANT
 #define VMS_MUTANT_IS(name) (VMS_MUTANT == VMS_MUTANT_##name)
 #else
@@ -139,6 +142,8 @@ enum vms_race_site {
 	VMS_RACE_FAULT_AFTER_GUP,    /* page held, mmu_lock not yet taken */
 	VMS_RACE_ACCESS_AFTER_TLB,   /* TLB entry looked up, not yet used */
 	VMS_RACE_FREE_BEFORE_START,  /* host between PTE clear and notify */
+	VMS_RACE_KVM_HARVEST_MOVE,   /* KVM pager: dirty log read, batch not
+				      * yet moved out of guest RAM */
 	VMS_RACE_NR
 };
 #ifdef VMS_DEBUG
@@ -182,6 +187,7 @@ enum vms_fault_site {
 	VMS_FAULT_SWAP_WRITE,   /* a page written to swap: EIO */
 	VMS_FAULT_SWAP_READ,    /* a page read from swap: EIO */
 	VMS_FAULT_SWAP_SHORT,   /* a transfer comes back short */
+	VMS_FAULT_UFFD,         /* a userfaultfd ioctl of the KVM pager */
 	VMS_FAULT_NR
 };
 #ifdef VMS_DEBUG

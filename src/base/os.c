@@ -156,6 +156,7 @@ const char *vms_fault_name(enum vms_fault_site site)
 		[VMS_FAULT_SWAP_WRITE] = "swap-write",
 		[VMS_FAULT_SWAP_READ] = "swap-read",
 		[VMS_FAULT_SWAP_SHORT] = "swap-short",
+		[VMS_FAULT_UFFD] = "uffd",
 	};
 	return site < VMS_FAULT_NR ? names[site] : "?";
 }

@@ -314,7 +314,11 @@ uint64_t swapcache_sweep(struct swap_area *sa, uint64_t *cursor,
 			 uint64_t n, bool wait);
 /* The page cached at @slot with a reference taken, or NULL. */
 struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot);
-/* Reads / writes pages through the backend; counts errors and I/O. */
+/* Reads / writes pages through @be, each result in its res, injected
+ * failures (debug builds) included: at most 64 at once. */
+void swap_backend_io(struct vms_swap_backend *be, struct vms_swap_io *io,
+		     size_t n);
+/* The same through the pool's swap area; counts errors and I/O. */
 void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n);
 void swap_area_destroy(struct swap_area *sa);
 uint64_t swap_used(struct swap_area *sa, uint64_t *slots);

@@ -383,21 +383,27 @@ static void swap_io_inject_after(struct vms_swap_io *io, size_t n,
 }
 #endif
 
-void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n)
+void swap_backend_io(struct vms_swap_backend *be, struct vms_swap_io *io,
+		     size_t n)
 {
-	struct swap_area *sa = phys->swap;
 #ifdef VMS_DEBUG
 	void *saved[SWAP_IO_MAX];
 	uint64_t fail = swap_io_inject_before(io, n, saved);
 #endif
-	int r = sa->be->rw(sa->be, io, n);
+	int r = be->rw(be, io, n);
 
 #ifdef VMS_DEBUG
 	swap_io_inject_after(io, n, fail, saved);
 #endif
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (r && !io[i].res)
 			io[i].res = r;
+}
+
+void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n)
+{
+	swap_backend_io(phys->swap->be, io, n);
+	for (size_t i = 0; i < n; i++) {
 		if (io[i].res)
 			vms_stat_inc(io[i].write ? &phys->st.swap_write_errors
 						 : &phys->st.swap_read_errors,

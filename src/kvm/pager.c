@@ -1,0 +1,902 @@
+/* pager.c - the pager of a real KVM guest's RAM: a budget of resident
+ * pages kept by a reclaimer that moves runs of cold pages out of guest
+ * RAM (UFFDIO_MOVE: the kernel's MMU notifiers zap KVM's sptes) and
+ * writes the dirty ones to a vmsync swap backend, fault handlers that put
+ * pages back through userfaultfd a run at a time, and the host's advice
+ * (DONTNEED, PAGEOUT, WILLNEED, COLD).  KVM's dirty log tells which pages
+ * changed since their swap copy. */
+#define _GNU_SOURCE
+#include "kvm/kvm.h"
+#include "host/host.h"
+
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Newer than the installed headers (Linux 6.8). */
+#ifndef UFFDIO_MOVE
+struct uffdio_move {
+	uint64_t dst, src, len, mode;
+	int64_t move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1ull << 1)
+#define UFFD_FEATURE_MOVE (1ull << 16)
+#endif
+
+/*
+ * The pager's page table: one word per RAM page.  LOCK serialises
+ * everything that changes a page's state (fault handlers, the reclaimer,
+ * advice); the state says where the contents are:
+ *   ZERO      not in guest RAM, reads as zeroes (never touched, discarded);
+ *   RESIDENT  in guest RAM, and in the slot too while SLOT is set and the
+ *             page is not DIRTY;
+ *   SWAPPED   only in the slot.
+ * DIRTY (the dirty log saw a guest write since the copy) may be set by a
+ * harvest at any time; YOUNG (touched since the clock hand passed) by a
+ * fault.  Every other change happens under LOCK.  Invariant: resident ==
+ * pages in state RESIDENT, and a slot is used by exactly one page.
+ */
+#define PP_LOCK   (1ull << 0)
+#define PP_STATE  (3ull << 1)
+#define PP_ZERO   (0ull << 1)
+#define PP_RES    (1ull << 1)
+#define PP_SWAP   (2ull << 1)
+#define PP_DIRTY  (1ull << 3)
+#define PP_YOUNG  (1ull << 4)
+#define PP_SLOT_SHIFT 12
+#define PP_SLOT(w) ((w) >> PP_SLOT_SHIFT)
+
+#define RUN_MAX 32                  /* pages per eviction or fault run */
+
+struct kvm_pager {
+	struct kvm_vm *vm;
+	uint8_t *ram;
+	uint64_t pages, budget;
+	_Atomic uint64_t *pp;
+	int uffd;
+	struct vms_swap_backend *be;
+
+	/* Slots: a bitmap and a next-fit cursor, under slot_lock. */
+	struct vms_lock slot_lock;
+	uint64_t *slot_used, slot_next, nr_slots;
+
+	/* One eviction at a time: it owns the staging area, where pages sit
+	 * between the move out of guest RAM and the write. */
+	struct vms_lock evict_lock;
+	uint8_t *staging;
+
+	/* Harvests of the dirty log are serialised: a page's DIRTY is
+	 * complete once the harvest that follows a move returned. */
+	struct vms_lock harvest_lock;
+	uint64_t *dirty_bitmap;
+
+	/* Read-ahead: where the last fault run ended, its window. */
+	_Atomic uint64_t ra_next;
+	atomic_uint ra_window;
+
+	uint64_t clock_hand;            /* reclaimer thread only */
+	atomic_bool stop;
+	pthread_t reclaimer, handlers[4];
+	unsigned nr_handlers;
+	pthread_mutex_t kick_mu;
+	pthread_cond_t kick_cv;
+
+	_Atomic uint64_t resident, swapped;
+	struct {
+		_Atomic uint64_t faults_zero, faults_backend, faults_raced,
+			readahead, evictions, clean_drops, writes, write_errors,
+			read_errors, discards, harvests, refault_ns;
+	} st;
+};
+
+/* ---- page locks ---- */
+
+static uint64_t pp_lock(struct kvm_pager *pg, uint64_t p)
+{
+	unsigned spins = 0;
+
+	for (;;) {
+		uint64_t w = atomic_fetch_or(&pg->pp[p], PP_LOCK);
+
+		if (!(w & PP_LOCK))
+			return w;
+		vms_backoff(&spins);
+	}
+}
+
+static bool pp_trylock(struct kvm_pager *pg, uint64_t p, uint64_t *w)
+{
+	*w = atomic_fetch_or(&pg->pp[p], PP_LOCK);
+	return !(*w & PP_LOCK);
+}
+
+/* Sets the new state and drops the lock; DIRTY and YOUNG bits set
+ * meanwhile by others are kept unless @clear names them. */
+static void pp_unlock(struct kvm_pager *pg, uint64_t p, uint64_t w,
+		      uint64_t clear)
+{
+	uint64_t cur = atomic_load(&pg->pp[p]);
+
+	VMS_ASSERT(cur & PP_LOCK);
+	while (!atomic_compare_exchange_weak(
+		&pg->pp[p], &cur,
+		(w & ~(PP_LOCK | PP_DIRTY | PP_YOUNG)) |
+			((cur | w) & (PP_DIRTY | PP_YOUNG) & ~clear)))
+		;
+}
+
+static uint64_t pp_make(uint64_t state, uint64_t slot)
+{
+	return state | slot << PP_SLOT_SHIFT;
+}
+
+/* ---- slots ---- */
+
+static uint64_t slot_alloc(struct kvm_pager *pg)
+{
+	uint64_t slot = 0;
+
+	if (vms_fault(VMS_FAULT_SWAP_SLOT))
+		return 0;
+	vms_lock(&pg->slot_lock);
+	for (uint64_t i = 0; i < pg->nr_slots && !slot; i++) {
+		uint64_t s = (pg->slot_next + i) % pg->nr_slots;
+
+		if (s && !(pg->slot_used[s / 64] & (1ull << (s % 64)))) {
+			pg->slot_used[s / 64] |= 1ull << (s % 64);
+			slot = s;
+			pg->slot_next = s + 1;
+		}
+	}
+	vms_unlock(&pg->slot_lock);
+	return slot;
+}
+
+static void slot_free(struct kvm_pager *pg, uint64_t slot)
+{
+	if (!slot)
+		return;
+	vms_lock(&pg->slot_lock);
+	VMS_ASSERT(pg->slot_used[slot / 64] & (1ull << (slot % 64)));
+	pg->slot_used[slot / 64] &= ~(1ull << (slot % 64));
+	vms_unlock(&pg->slot_lock);
+	if (pg->be->discard)
+		pg->be->discard(pg->be, slot);
+}
+
+/* ---- the dirty log ---- */
+
+/* Hands every guest write KVM logged since the last harvest to its page
+ * as DIRTY.  Returns 0 or -errno of KVM_GET_DIRTY_LOG. */
+static int harvest(struct kvm_pager *pg)
+{
+	vms_lock(&pg->harvest_lock);
+	int r = kvm_vm_get_dirty_log(pg->vm, pg->dirty_bitmap);
+
+	for (uint64_t i = 0; !r && i < (pg->pages + 63) / 64; i++) {
+		uint64_t bits = pg->dirty_bitmap[i];
+
+		while (bits) {
+			uint64_t p = i * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			atomic_fetch_or(&pg->pp[p], PP_DIRTY);
+		}
+	}
+	vms_unlock(&pg->harvest_lock);
+	vms_stat_inc(&pg->st.harvests, 1);
+	return r;
+}
+
+/* ---- userfaultfd ---- */
+
+/* One uffd ioctl: 0 or -errno (a fault-injection site). */
+static int uffd_ioctl(struct kvm_pager *pg, unsigned long req, void *arg)
+{
+	if (vms_fault(VMS_FAULT_UFFD))
+		return -EFAULT;
+	return ioctl(pg->uffd, req, arg) ? -errno : 0;
+}
+
+/* Places @n pages of @src at page @p of guest RAM (NULL: zeroes), waking
+ * whoever faulted there.  EAGAIN (the mm is changing) is retried from
+ * where it stopped.  0 or -errno. */
+static int uffd_place(struct kvm_pager *pg, uint64_t p, uint64_t n,
+		      const uint8_t *src)
+{
+	uint64_t done = 0;
+	unsigned spins = 0;
+
+	while (done < n) {
+		uint64_t dst = (uintptr_t)pg->ram + ((p + done) << PAGE_SHIFT);
+		uint64_t len = (n - done) << PAGE_SHIFT;
+		int64_t got;
+		int r;
+
+		if (src) {
+			struct uffdio_copy c = {
+				.dst = dst, .len = len,
+				.src = (uintptr_t)src + (done << PAGE_SHIFT) };
+			r = uffd_ioctl(pg, UFFDIO_COPY, &c);
+			got = c.copy;
+		} else {
+			struct uffdio_zeropage z = { .range = { dst, len } };
+			r = uffd_ioctl(pg, UFFDIO_ZEROPAGE, &z);
+			got = z.zeropage;
+		}
+		if (!r) {
+			done = n;
+		} else if (got > 0) {
+			done += (uint64_t)got >> PAGE_SHIFT;
+		} else if (r == -EAGAIN && !atomic_load(&pg->stop)) {
+			vms_backoff(&spins);
+		} else if (r == -EEXIST) {
+			/* Present already: only what we placed.  Wake. */
+			struct uffdio_range w = { dst, PAGE_SIZE };
+
+			ioctl(pg->uffd, UFFDIO_WAKE, &w);
+			done++;
+		} else {
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- eviction ---- */
+
+static bool page_is_zero(const uint8_t *page)
+{
+	const uint64_t *w = (const uint64_t *)page;
+
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Moves run [p, p+n) of locked resident pages to staging at @at; returns
+ * how many moved (the rest stay where they are). */
+static uint64_t move_out(struct kvm_pager *pg, uint64_t p, uint64_t n,
+			 uint64_t at)
+{
+	struct uffdio_move m = {
+		.dst = (uintptr_t)pg->staging + (at << PAGE_SHIFT),
+		.src = (uintptr_t)pg->ram + (p << PAGE_SHIFT),
+		.len = n << PAGE_SHIFT,
+		.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+	};
+	if (!uffd_ioctl(pg, UFFDIO_MOVE, &m))
+		return n;
+	return m.move > 0 ? (uint64_t)m.move >> PAGE_SHIFT : 0;
+}
+
+/*
+ * Evicts locked resident pages (ascending) and unlocks them, layout_lock
+ * held for reading (the dirty log takes KVM's slots_lock): harvest the
+ * dirty log, move the batch out of guest RAM (from then on the guest
+ * cannot write it; a touch faults and waits for the page lock), harvest
+ * again, then write what is dirty or has no copy.  Skipping the second
+ * harvest would trust a copy the guest overwrote between the two.
+ */
+static void evict_locked(struct kvm_pager *pg, const uint64_t *pages,
+			 uint64_t *words, size_t n)
+{
+	struct vms_swap_io io[RUN_MAX];
+	size_t nio = 0, io_of[RUN_MAX];
+	bool moved[RUN_MAX] = { false };
+	int r;
+
+	VMS_ASSERT(n <= RUN_MAX);
+	vms_lock(&pg->evict_lock);
+	r = harvest(pg);
+	vms_race_window(VMS_RACE_KVM_HARVEST_MOVE);
+	for (size_t i = 0, j; !r && i < n; i = j) {
+		for (j = i + 1; j < n && pages[j] == pages[j - 1] + 1; j++)
+			;
+		uint64_t got = move_out(pg, pages[i], j - i, i);
+
+		for (size_t k = i; k < i + got; k++)
+			moved[k] = true;
+	}
+	if (!r && !VMS_MUTANT_IS(kvm_single_harvest))
+		r = harvest(pg);
+	if (r) {
+		/* Without a dirty log no copy can be trusted: fail-stop. */
+		kvm_vm_fail(pg->vm, r);
+		memset(moved, 0, sizeof(moved));
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = atomic_load(&pg->pp[pages[i]]);
+		uint64_t slot = PP_SLOT(w);
+		uint8_t *page = pg->staging + (i << PAGE_SHIFT);
+
+		io_of[i] = SIZE_MAX;
+		if (!moved[i])
+			continue;
+		bool dirty = (w & PP_DIRTY) || !slot;
+
+		if (VMS_MUTANT_IS(kvm_no_writeback))
+			dirty = !slot;
+		if (!dirty) {
+			words[i] = pp_make(PP_SWAP, slot);
+			vms_stat_inc(&pg->st.clean_drops, 1);
+		} else if (page_is_zero(page)) {
+			/* Same-filled with zeroes: no I/O, no slot. */
+			slot_free(pg, slot);
+			words[i] = pp_make(PP_ZERO, 0);
+		} else {
+			if (!slot)
+				slot = slot_alloc(pg);
+			words[i] = pp_make(PP_SWAP, slot);
+			if (slot) {
+				io_of[i] = nio;
+				io[nio++] = (struct vms_swap_io){
+					.write = true, .slot = slot, .buf = page };
+			} else {
+				io_of[i] = SIZE_MAX - 1;        /* swap full */
+			}
+		}
+	}
+	if (nio)
+		swap_backend_io(pg->be, io, nio);
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t p = pages[i];
+
+		if (!moved[i]) {
+			pp_unlock(pg, p, words[i], 0);
+			continue;
+		}
+		bool failed = io_of[i] == SIZE_MAX - 1 ||
+			      (io_of[i] < nio && io[io_of[i]].res);
+		if (failed) {
+			/* The page goes back, dirty, its copy forgotten. */
+			if (io_of[i] < nio) {
+				vms_stat_inc(&pg->st.write_errors, 1);
+				slot_free(pg, PP_SLOT(words[i]));
+			}
+			r = uffd_place(pg, p, 1,
+				       pg->staging + (i << PAGE_SHIFT));
+			if (r)
+				kvm_vm_fail(pg->vm, r);
+			pp_unlock(pg, p, pp_make(PP_RES, 0) | PP_DIRTY, 0);
+			continue;
+		}
+		if (io_of[i] < nio)
+			vms_stat_inc(&pg->st.writes, 1);
+		atomic_fetch_sub(&pg->resident, 1);
+		if ((words[i] & PP_STATE) == PP_SWAP)
+			atomic_fetch_add(&pg->swapped, 1);
+		vms_stat_inc(&pg->st.evictions, 1);
+		pp_unlock(pg, p, words[i], PP_DIRTY | PP_YOUNG);
+	}
+	madvise(pg->staging, n << PAGE_SHIFT, MADV_DONTNEED);
+	vms_unlock(&pg->evict_lock);
+}
+
+/* Up to RUN_MAX cold resident pages, locked and ascending: a clock that
+ * gives pages touched since its last pass a second chance. */
+static size_t pick_victims(struct kvm_pager *pg, uint64_t *pages,
+			   uint64_t *words, size_t want)
+{
+	size_t n = 0;
+
+	for (uint64_t scanned = 0; scanned < 2 * pg->pages && n < want;
+	     scanned++) {
+		uint64_t p = pg->clock_hand;
+		uint64_t w = atomic_load(&pg->pp[p]);
+
+		pg->clock_hand = (p + 1) % pg->pages;
+		if (p == 0 && n)
+			break;          /* keep each batch ascending */
+		if ((w & PP_STATE) != PP_RES || (w & PP_LOCK))
+			continue;
+		if (w & PP_YOUNG) {
+			atomic_fetch_and(&pg->pp[p], ~PP_YOUNG);
+			continue;
+		}
+		if (!pp_trylock(pg, p, &w))
+			continue;
+		if ((w & PP_STATE) != PP_RES || (w & PP_YOUNG)) {
+			pp_unlock(pg, p, w, 0);
+			continue;
+		}
+		pages[n] = p;
+		words[n++] = w;
+	}
+	return n;
+}
+
+static void *reclaimer_main(void *arg)
+{
+	struct kvm_pager *pg = arg;
+	uint64_t pages[RUN_MAX], words[RUN_MAX];
+
+	while (!atomic_load(&pg->stop)) {
+		if (atomic_load(&pg->resident) <= pg->budget) {
+			struct timespec ts;
+
+			pthread_mutex_lock(&pg->kick_mu);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 2000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (!atomic_load(&pg->stop))
+				pthread_cond_timedwait(&pg->kick_cv,
+						       &pg->kick_mu, &ts);
+			pthread_mutex_unlock(&pg->kick_mu);
+			continue;
+		}
+		pthread_rwlock_rdlock(&pg->vm->layout_lock);
+		size_t n = pick_victims(pg, pages, words, RUN_MAX);
+
+		uint64_t errors = vms_stat_read(&pg->st.write_errors);
+
+		if (n)
+			evict_locked(pg, pages, words, n);
+		pthread_rwlock_unlock(&pg->vm->layout_lock);
+		if (!n) {
+			sched_yield();
+		} else if (vms_stat_read(&pg->st.write_errors) != errors) {
+			/* Swap failing: do not spin on it. */
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+static void kick_reclaimer(struct kvm_pager *pg)
+{
+	pthread_mutex_lock(&pg->kick_mu);
+	pthread_cond_signal(&pg->kick_cv);
+	pthread_mutex_unlock(&pg->kick_mu);
+}
+
+/* ---- faults ---- */
+
+/* How many pages to bring in from @p: doubling while faults follow one
+ * another, one page after a jump. */
+static unsigned readahead_window(struct kvm_pager *pg, uint64_t p)
+{
+	uint64_t next = atomic_exchange(&pg->ra_next, p + 1);
+	unsigned w = atomic_load(&pg->ra_window);
+
+	w = next == p ? (w < RUN_MAX ? 2 * w : RUN_MAX) : 1;
+	atomic_store(&pg->ra_window, w);
+	return w;
+}
+
+/* Locks the pages after @p in the same state as it, up to @max in all. */
+static size_t gather_run(struct kvm_pager *pg, uint64_t p, uint64_t state,
+			 uint64_t *words, size_t max)
+{
+	size_t n = 1;
+
+	while (n < max && p + n < pg->pages) {
+		uint64_t w;
+
+		if (!pp_trylock(pg, p + n, &w))
+			break;
+		if ((w & PP_STATE) != state) {
+			pp_unlock(pg, p + n, w, 0);
+			break;
+		}
+		words[n++] = w;
+	}
+	return n;
+}
+
+/* Reads the run's slots into @buf; the first page's failure fails the
+ * run (returns -EIO), a later one just ends it.  Returns how many pages
+ * are good. */
+static int read_run(struct kvm_pager *pg, const uint64_t *words, size_t n,
+		    uint8_t *buf, size_t *good)
+{
+	struct vms_swap_io io[RUN_MAX];
+
+	for (size_t i = 0; i < n; i++)
+		io[i] = (struct vms_swap_io){ .slot = PP_SLOT(words[i]),
+					      .buf = buf + (i << PAGE_SHIFT) };
+	swap_backend_io(pg->be, io, n);
+	*good = 0;
+	while (*good < n && !io[*good].res)
+		(*good)++;
+	if (*good < n)
+		vms_stat_inc(&pg->st.read_errors, 1);
+	return *good ? 0 : io[0].res;
+}
+
+static void handle_fault(struct kvm_pager *pg, uint64_t addr, uint8_t *buf)
+{
+	uint64_t p = (addr - (uintptr_t)pg->ram) >> PAGE_SHIFT;
+	uint64_t words[RUN_MAX], t0 = vms_now_ns();
+	size_t n, good;
+	int r = 0;
+
+	if (addr < (uintptr_t)pg->ram || p >= pg->pages) {
+		kvm_vm_fail(pg->vm, -EFAULT);   /* staging is never touched */
+		return;
+	}
+	words[0] = pp_lock(pg, p);
+	switch (words[0] & PP_STATE) {
+	case PP_RES: {
+		/* Placed already (another vCPU's fault, read-ahead). */
+		struct uffdio_range w = { addr & ~(PAGE_SIZE - 1), PAGE_SIZE };
+
+		ioctl(pg->uffd, UFFDIO_WAKE, &w);
+		vms_stat_inc(&pg->st.faults_raced, 1);
+		pp_unlock(pg, p, words[0], 0);
+		return;
+	}
+	case PP_ZERO:
+		n = gather_run(pg, p, PP_ZERO, words, readahead_window(pg, p));
+		r = uffd_place(pg, p, n, NULL);
+		good = n;
+		vms_stat_inc(&pg->st.faults_zero, 1);
+		break;
+	default:
+		n = gather_run(pg, p, PP_SWAP, words, readahead_window(pg, p));
+		r = read_run(pg, words, n, buf, &good);
+		if (r && VMS_MUTANT_IS(kvm_zero_fill)) {
+			good = 1;
+			r = uffd_place(pg, p, 1, NULL);
+		} else if (!r) {
+			r = uffd_place(pg, p, good, buf);
+		}
+		vms_stat_inc(&pg->st.faults_backend, 1);
+		break;
+	}
+	if (r) {
+		/* Never a zero page for a page that had contents: the guest
+		 * stops, the page stays where it is. */
+		kvm_vm_fail(pg->vm, r);
+		good = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = words[i];
+
+		if (i < good) {
+			atomic_fetch_add(&pg->resident, 1);
+			if ((w & PP_STATE) == PP_SWAP)
+				atomic_fetch_sub(&pg->swapped, 1);
+			w = (w & ~PP_STATE) | PP_RES | (i ? 0 : PP_YOUNG);
+		}
+		pp_unlock(pg, p + i, w, 0);
+	}
+	if (good > 1)
+		vms_stat_inc(&pg->st.readahead, good - 1);
+	vms_stat_inc(&pg->st.refault_ns, vms_now_ns() - t0);
+	if (atomic_load(&pg->resident) > pg->budget)
+		kick_reclaimer(pg);
+}
+
+static void *handler_main(void *arg)
+{
+	struct kvm_pager *pg = arg;
+	uint8_t *buf = vms_aligned_alloc(PAGE_SIZE, RUN_MAX * PAGE_SIZE);
+	struct uffd_msg msg[16];
+
+	if (!buf) {
+		kvm_vm_fail(pg->vm, -ENOMEM);
+		return NULL;
+	}
+	while (!atomic_load(&pg->stop)) {
+		struct pollfd pfd = { .fd = pg->uffd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		ssize_t got = read(pg->uffd, msg, sizeof(msg));
+
+		if (got < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			kvm_vm_fail(pg->vm, -errno);
+			break;
+		}
+		for (size_t i = 0; i < (size_t)got / sizeof(msg[0]); i++)
+			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
+				handle_fault(pg, msg[i].arg.pagefault.address,
+					     buf);
+	}
+	vms_free(buf);
+	return NULL;
+}
+
+/* ---- the pager's life ---- */
+
+static int uffd_open(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 && (errno == EPERM || errno == ENOSYS)) {
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		if (dev >= 0) {
+			fd = ioctl(dev, _IO(0xAA, 0x00), O_CLOEXEC | O_NONBLOCK);
+			close(dev);
+		}
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+static int uffd_register(int uffd, void *at, uint64_t bytes)
+{
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)at, bytes },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+int kvm_pager_create(struct kvm_vm *vm, const struct kvm_pager_config *cfg,
+		     struct kvm_pager **out)
+{
+	struct kvm_pager *pg;
+	int r;
+
+	if (!vm || !cfg || !cfg->backend || !cfg->host_pages ||
+	    cfg->backend->nr_slots < 2 || cfg->handlers > 4 || vm->pager)
+		return -EINVAL;
+	pg = vms_calloc(1, sizeof(*pg));
+	if (!pg)
+		return -ENOMEM;
+	pg->vm = vm;
+	pg->ram = vm->ram;
+	pg->pages = vm->ram_pages;
+	pg->budget = cfg->host_pages < vm->ram_pages ? cfg->host_pages
+						    : vm->ram_pages;
+	pg->be = cfg->backend;
+	pg->nr_slots = cfg->backend->nr_slots;
+	pg->nr_handlers = cfg->handlers ? cfg->handlers : 2;
+	pg->uffd = -1;
+	atomic_init(&pg->ra_window, 1);
+	vms_lock_init(&pg->slot_lock);
+	vms_lock_init(&pg->evict_lock);
+	vms_lock_init(&pg->harvest_lock);
+	pthread_mutex_init(&pg->kick_mu, NULL);
+	pthread_cond_init(&pg->kick_cv, NULL);
+	pg->pp = vms_calloc(pg->pages, sizeof(*pg->pp));
+	pg->slot_used = vms_calloc((pg->nr_slots + 63) / 64, 8);
+	pg->dirty_bitmap = vms_calloc((pg->pages + 63) / 64, 8);
+	pg->staging = vms_os_mmap(NULL, RUN_MAX * PAGE_SIZE,
+				  PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!pg->pp || !pg->slot_used || !pg->dirty_bitmap ||
+	    pg->staging == MAP_FAILED) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = pg->uffd = uffd_open();
+	if (r < 0)
+		goto fail;
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE };
+	if (ioctl(pg->uffd, UFFDIO_API, &api)) {
+		r = -errno;
+		goto fail;
+	}
+	/* Nothing of the guest's is in its RAM before we place it: every
+	 * first touch comes to a handler (ZERO). */
+	madvise(pg->ram, pg->pages << PAGE_SHIFT, MADV_DONTNEED);
+	r = uffd_register(pg->uffd, pg->ram, pg->pages << PAGE_SHIFT);
+	if (!r)
+		r = uffd_register(pg->uffd, pg->staging, RUN_MAX * PAGE_SIZE);
+	if (r)
+		goto fail;
+	/* Start from a clean dirty log. */
+	kvm_vm_get_dirty_log(vm, pg->dirty_bitmap);
+	r = vms_os_thread_create(&pg->reclaimer, reclaimer_main, pg);
+	if (r)
+		goto fail;
+	for (unsigned i = 0; i < pg->nr_handlers; i++) {
+		r = vms_os_thread_create(&pg->handlers[i], handler_main, pg);
+		if (r) {
+			pg->nr_handlers = i;
+			vm->pager = pg;
+			kvm_pager_destroy(pg);
+			return r;
+		}
+	}
+	vm->pager = pg;
+	*out = pg;
+	return 0;
+fail:
+	if (pg->uffd >= 0)
+		close(pg->uffd);
+	if (pg->staging && pg->staging != MAP_FAILED)
+		munmap(pg->staging, RUN_MAX * PAGE_SIZE);
+	vms_free(pg->pp);
+	vms_free(pg->slot_used);
+	vms_free(pg->dirty_bitmap);
+	vms_lock_destroy(&pg->slot_lock);
+	vms_lock_destroy(&pg->evict_lock);
+	vms_lock_destroy(&pg->harvest_lock);
+	pthread_mutex_destroy(&pg->kick_mu);
+	pthread_cond_destroy(&pg->kick_cv);
+	vms_free(pg);
+	return r;
+}
+
+void kvm_pager_destroy(struct kvm_pager *pg)
+{
+	if (!pg)
+		return;
+	for (unsigned i = 0; i < pg->vm->nr_vcpus; i++)
+		VMS_ASSERT(!atomic_load(&pg->vm->vcpus[i].in_run));
+	atomic_store(&pg->stop, true);
+	kick_reclaimer(pg);
+	if (pg->reclaimer)
+		pthread_join(pg->reclaimer, NULL);
+	for (unsigned i = 0; i < pg->nr_handlers; i++)
+		pthread_join(pg->handlers[i], NULL);
+	/* No vCPU can run again: now the uffd may go. */
+	close(pg->uffd);
+	munmap(pg->staging, RUN_MAX * PAGE_SIZE);
+	if (pg->be->release)
+		pg->be->release(pg->be);
+	pg->vm->pager = NULL;
+	vms_free(pg->pp);
+	vms_free(pg->slot_used);
+	vms_free(pg->dirty_bitmap);
+	vms_lock_destroy(&pg->slot_lock);
+	vms_lock_destroy(&pg->evict_lock);
+	vms_lock_destroy(&pg->harvest_lock);
+	pthread_mutex_destroy(&pg->kick_mu);
+	pthread_cond_destroy(&pg->kick_cv);
+	vms_free(pg);
+}
+
+/* ---- advice ---- */
+
+/* DONTNEED: the pages go, slots too; the range reads as zeroes. */
+static int advise_dontneed(struct kvm_pager *pg, uint64_t page, uint64_t n)
+{
+	uint64_t *words = vms_malloc(n * sizeof(*words));
+
+	if (!words)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		words[i] = pp_lock(pg, page + i);
+	int r = madvise(pg->ram + (page << PAGE_SHIFT), n << PAGE_SHIFT,
+			MADV_DONTNEED) ? -errno : 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t w = words[i];
+
+		if (!r) {
+			if ((w & PP_STATE) == PP_RES)
+				atomic_fetch_sub(&pg->resident, 1);
+			if ((w & PP_STATE) == PP_SWAP)
+				atomic_fetch_sub(&pg->swapped, 1);
+			slot_free(pg, PP_SLOT(w));
+			w = pp_make(PP_ZERO, 0);
+		}
+		pp_unlock(pg, page + i, w, r ? 0 : PP_DIRTY | PP_YOUNG);
+	}
+	vms_stat_inc(&pg->st.discards, n);
+	vms_free(words);
+	return r;
+}
+
+/* PAGEOUT: the resident pages go now, in runs. */
+static int advise_pageout(struct kvm_pager *pg, uint64_t page, uint64_t n)
+{
+	uint64_t pages[RUN_MAX], words[RUN_MAX];
+	size_t k = 0;
+
+	pthread_rwlock_rdlock(&pg->vm->layout_lock);
+	for (uint64_t p = page; p < page + n; p++) {
+		uint64_t w = pp_lock(pg, p);
+
+		if ((w & PP_STATE) != PP_RES) {
+			pp_unlock(pg, p, w, 0);
+			continue;
+		}
+		pages[k] = p;
+		words[k++] = w;
+		if (k == RUN_MAX) {
+			evict_locked(pg, pages, words, k);
+			k = 0;
+		}
+	}
+	if (k)
+		evict_locked(pg, pages, words, k);
+	pthread_rwlock_unlock(&pg->vm->layout_lock);
+	return 0;
+}
+
+/* WILLNEED: swapped pages come back now, as faults would bring them. */
+static int advise_willneed(struct kvm_pager *pg, uint64_t page, uint64_t n)
+{
+	uint8_t *buf = vms_aligned_alloc(PAGE_SIZE, RUN_MAX * PAGE_SIZE);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t p = page; p < page + n && !r;) {
+		uint64_t words[RUN_MAX];
+		size_t k, good;
+
+		words[0] = pp_lock(pg, p);
+		if ((words[0] & PP_STATE) != PP_SWAP) {
+			pp_unlock(pg, p, words[0], 0);
+			p++;
+			continue;
+		}
+		uint64_t left = page + n - p;
+		k = gather_run(pg, p, PP_SWAP, words,
+			       left < RUN_MAX ? left : RUN_MAX);
+		r = read_run(pg, words, k, buf, &good);
+		if (!r)
+			r = uffd_place(pg, p, good, buf);
+		for (size_t i = 0; i < k; i++) {
+			uint64_t w = words[i];
+
+			if (!r && i < good) {
+				atomic_fetch_add(&pg->resident, 1);
+				atomic_fetch_sub(&pg->swapped, 1);
+				w = (w & ~PP_STATE) | PP_RES;
+			}
+			pp_unlock(pg, p + i, w, 0);
+		}
+		p += k;
+	}
+	vms_free(buf);
+	if (atomic_load(&pg->resident) > pg->budget)
+		kick_reclaimer(pg);
+	return r;
+}
+
+int kvm_pager_advise(struct kvm_pager *pg, uint64_t page, uint64_t n,
+		     int advice)
+{
+	if (!pg || !n || page >= pg->pages || n > pg->pages - page)
+		return -EINVAL;
+	switch (advice) {
+	case VMS_MADV_DONTNEED:
+		return advise_dontneed(pg, page, n);
+	case VMS_MADV_PAGEOUT:
+		return advise_pageout(pg, page, n);
+	case VMS_MADV_WILLNEED:
+		return advise_willneed(pg, page, n);
+	case VMS_MADV_COLD:
+		for (uint64_t p = page; p < page + n; p++)
+			atomic_fetch_and(&pg->pp[p], ~PP_YOUNG);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+void kvm_pager_stats(struct kvm_pager *pg, struct kvm_pager_stats *st)
+{
+	*st = (struct kvm_pager_stats){
+		.resident = atomic_load(&pg->resident),
+		.swapped = atomic_load(&pg->swapped),
+		.faults_zero = vms_stat_read(&pg->st.faults_zero),
+		.faults_backend = vms_stat_read(&pg->st.faults_backend),
+		.faults_raced = vms_stat_read(&pg->st.faults_raced),
+		.readahead = vms_stat_read(&pg->st.readahead),
+		.evictions = vms_stat_read(&pg->st.evictions),
+		.clean_drops = vms_stat_read(&pg->st.clean_drops),
+		.writes = vms_stat_read(&pg->st.writes),
+		.write_errors = vms_stat_read(&pg->st.write_errors),
+		.read_errors = vms_stat_read(&pg->st.read_errors),
+		.discards = vms_stat_read(&pg->st.discards),
+		.harvests = vms_stat_read(&pg->st.harvests),
+		.refault_ns_total = vms_stat_read(&pg->st.refault_ns),
+	};
+}
