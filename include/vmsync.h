@@ -477,6 +477,92 @@ struct vms_mm_stats {
 };
 void vms_mm_stats(struct vms_mm *mm, struct vms_mm_stats *st);
 
+/* ------------------------------------------------------------------ */
+/* Real KVM guests: vmsync pages the RAM of a KVM VM that a VMM owns.  */
+
+/*
+ * The VMM keeps its VM, vCPUs and memslots; it hands vmsync one memslot's
+ * guest RAM, and vmsync keeps at most a budget of it resident: cold pages
+ * are moved out of guest RAM (the kernel's MMU notifiers zap KVM's
+ * translations) and written to a swap backend when KVM's dirty log says
+ * they changed since their copy; a vCPU that touches one waits in KVM_RUN
+ * while a vmsync thread brings it back through userfaultfd.
+ *
+ * The RAM must be private anonymous memory of the calling process, page
+ * aligned, in 4 KiB pages (MADV_NOHUGEPAGE), and its memslot must have
+ * KVM_MEM_LOG_DIRTY_PAGES.  Its contents when the pager is created are
+ * dropped: the guest starts from zeroes.  Needs userfaultfd with
+ * UFFDIO_MOVE (Linux 6.8) for the calling user.
+ */
+struct vms_kvm_pager;
+
+struct vms_kvm_ram {
+	int vm_fd;          /* the VM (KVM_CREATE_VM) */
+	unsigned slot;      /* the memslot over the RAM */
+	void *hva;          /* its userspace_addr */
+	uint64_t bytes;     /* its memory_size */
+};
+
+struct vms_kvm_pager_config {
+	struct vms_kvm_ram ram;
+	uint64_t host_bytes;                /* the resident budget */
+	/* Where evicted pages go; the pager owns it once created. */
+	struct vms_swap_backend *backend;
+	unsigned handlers;                  /* fault threads, 0..4; 0: 2 */
+	/* Fail-stop.  Called once, on a pager thread, with the first error
+	 * that leaves a page unreachable (a swap read, a userfaultfd call,
+	 * the dirty log failed): the VMM must stop its vCPUs (a signal takes
+	 * one out of KVM_RUN, even while it waits for a page) and not run
+	 * them again.  A page is never handed to the guest as zeroes in its
+	 * place.  May be NULL. */
+	void (*fail)(void *arg, int err);
+	void *fail_arg;
+};
+
+/* Starts paging: registers the RAM with userfaultfd, starts the fault
+ * threads and the reclaimer.  -EINVAL for a bad config, -EPERM / -ENOSYS
+ * when userfaultfd cannot be had, -errno of KVM_GET_DIRTY_LOG (-ENOENT:
+ * no dirty log on the slot) or of thread creation.  On error the backend
+ * stays the caller's. */
+int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
+			 struct vms_kvm_pager **out);
+/* Stops the pager and frees it and its backend.  Every vCPU of the VM
+ * must be stopped for good first: with the userfaultfd gone, a page that
+ * lived only in vmsync's store would read as zeroes. */
+void vms_kvm_pager_destroy(struct vms_kvm_pager *pg);
+/* The first error that stopped the pager (see fail), or 0. */
+int vms_kvm_pager_error(struct vms_kvm_pager *pg);
+
+/* madvise(2) on the paged RAM, [hva, hva+len) inside it: DONTNEED (reads
+ * as zeroes afterwards), PAGEOUT (evicted now), WILLNEED (swapped pages
+ * come back now), COLD (the first to go).  Blocks while a fault holds one
+ * of the pages.  -EINVAL for other advice or a range outside the RAM,
+ * -EIO when WILLNEED could not read a page (it stays swapped). */
+int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
+			 int advice);
+
+/* KVM_SET_USER_MEMORY_REGION of another memslot of the VM while the pager
+ * runs (add, move, delete): every such change must go through here, or it
+ * may wait forever for a vCPU that waits for the pager.  -EBUSY for the
+ * paged slot itself, -errno of the ioctl. */
+int vms_kvm_set_memslot(struct vms_kvm_pager *pg, unsigned slot,
+			unsigned flags, uint64_t gpa, uint64_t bytes,
+			void *hva);
+
+/* Faults by source: zero (no I/O), backend (a swap read), raced (placed
+ * meanwhile by another fault or by read-ahead). */
+struct vms_kvm_pager_stats {
+	uint64_t resident, swapped;           /* pages now */
+	uint64_t faults_zero, faults_backend, faults_raced;
+	uint64_t readahead;                   /* pages placed after a fault's */
+	uint64_t evictions, clean_drops;      /* clean: no write needed */
+	uint64_t writes, write_errors, read_errors;
+	uint64_t discards, harvests;          /* DONTNEED pages, dirty logs */
+	uint64_t fault_ns;                    /* time in fault handling */
+};
+void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
+			 struct vms_kvm_pager_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

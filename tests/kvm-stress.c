@@ -30,7 +30,7 @@ struct opts {
 struct run {
 	struct opts o;
 	struct kvm_vm *vm;
-	struct kvm_pager *pg;
+	struct vms_kvm_pager *pg;
 	atomic_bool done;
 	uint64_t t0, deadline;
 	_Atomic uint64_t reads, writes, zero_reads, mismatches, host_ops;
@@ -83,6 +83,12 @@ static void *vcpu_main(void *arg)
 	return NULL;
 }
 
+static int advise(struct run *r, uint64_t p, uint64_t n, int advice)
+{
+	return vms_kvm_pager_advise(r->pg, (uintptr_t)r->vm->ram + p * VMS_PAGE_SIZE,
+				    n * VMS_PAGE_SIZE, advice);
+}
+
 /* The host's discard, as the guest's oracle expects it: the count odd
  * while it runs. */
 static void discard(struct run *r, uint64_t p, uint64_t n)
@@ -91,7 +97,7 @@ static void discard(struct run *r, uint64_t p, uint64_t n)
 
 	for (uint64_t i = p; i < p + n; i++)
 		__atomic_fetch_add(&t->discard[i], 1, __ATOMIC_SEQ_CST);
-	CHECK_OK(kvm_pager_advise(r->pg, p, n, VMS_MADV_DONTNEED));
+	CHECK_OK(advise(r, p, n, VMS_MADV_DONTNEED));
 	for (uint64_t i = p; i < p + n; i++)
 		__atomic_fetch_add(&t->discard[i], 1, __ATOMIC_SEQ_CST);
 }
@@ -115,16 +121,16 @@ static void *host_main(void *arg)
 			break;
 		case 1:
 		case 2:
-			CHECK_OK(kvm_pager_advise(r->pg, p, n, VMS_MADV_PAGEOUT));
+			CHECK_OK(advise(r, p, n, VMS_MADV_PAGEOUT));
 			break;
 		case 3: {
-			int e = kvm_pager_advise(r->pg, p, n, VMS_MADV_WILLNEED);
+			int e = advise(r, p, n, VMS_MADV_WILLNEED);
 
 			CHECK(e == 0 || e == -EIO, "willneed: %d", e);
 			break;
 		}
 		case 4:
-			CHECK_OK(kvm_pager_advise(r->pg, p, n, VMS_MADV_COLD));
+			CHECK_OK(advise(r, p, n, VMS_MADV_COLD));
 			break;
 		case 5:
 			/* A memslot comes, moves and goes while vCPUs run. */
@@ -245,15 +251,15 @@ int main(int argc, char **argv)
 	CHECK_OK(kvm_vm_create(ram, r.o.vcpus, 0, &r.vm));
 	CHECK_OK(vms_swap_file_create(NULL, (pages + 64) * VMS_PAGE_SIZE, true,
 				      &be));
-	struct kvm_pager_config pc = { .host_pages = pages / r.o.overcommit,
-				       .backend = be };
-	int e = kvm_pager_create(r.vm, &pc, &r.pg);
+	uint64_t budget = pages / r.o.overcommit;
+	int e = kvm_vm_attach_pager(r.vm, budget * VMS_PAGE_SIZE, be);
 	if (e == -EPERM || e == -ENOSYS || e == -EINVAL) {
 		printf("skip: userfaultfd with UFFDIO_MOVE unavailable: %s\n",
 		       strerror(-e));
 		return T_SKIP;
 	}
 	CHECK_OK(e);
+	r.pg = r.vm->pager;
 	r.vm->priv = &r;
 #ifdef VMS_DEBUG
 	atomic_store(&vms_race_ns, r.o.race_ns);
@@ -280,11 +286,11 @@ int main(int argc, char **argv)
 	/* Even after a fail-stop no page may be lost: the handlers still
 	 * serve the host's reads. */
 	uint64_t host_bad = host_check(&r);
-	struct kvm_pager_stats st;
+	struct vms_kvm_pager_stats st;
 
-	kvm_pager_stats(r.pg, &st);
+	vms_kvm_pager_stats(r.pg, &st);
 	printf("kvm-stress: %.1f s, %u vCPUs, %" PRIu64 " pages on a budget of %"
-	       PRIu64 "\n", secs, r.o.vcpus, pages, pc.host_pages);
+	       PRIu64 "\n", secs, r.o.vcpus, pages, budget);
 	printf("  guest: %" PRIu64 " verified page reads, %" PRIu64
 	       " writes, %" PRIu64 " discarded pages read as zero\n",
 	       r.reads, r.writes, r.zero_reads);
@@ -296,12 +302,11 @@ int main(int argc, char **argv)
 	       (double)(st.faults_zero + st.faults_backend) / secs,
 	       st.faults_zero, st.faults_backend, st.faults_raced, st.readahead,
 	       st.faults_zero + st.faults_backend
-		       ? (double)st.refault_ns_total / 1e3 /
+		       ? (double)st.fault_ns / 1e3 /
 				 (double)(st.faults_zero + st.faults_backend)
 		       : 0.0);
 	printf("  host: %" PRIu64 " operations; mismatches: guest %" PRIu64
 	       ", host check %" PRIu64 "\n", r.host_ops, r.mismatches, host_bad);
-	kvm_pager_destroy(r.pg);
 	kvm_vm_destroy(r.vm);
 	t_watchdog(0, "");
 	if (r.mismatches || host_bad)

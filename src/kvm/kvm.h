@@ -1,7 +1,7 @@
-/* kvm.h - real KVM guests: the VM on /dev/kvm with its boot and RAM
- * memslots and vCPU threads in KVM_RUN (vm.c), and the pager that keeps a
- * budget of the guest's RAM resident through userfaultfd, the dirty log
- * and a vmsync swap backend (pager.c). */
+/* kvm.h - vmsync's own real KVM guest (vm.c): the VM on /dev/kvm with its
+ * boot and RAM memslots, vCPUs in KVM_RUN on their callers' threads, the
+ * guest program's mailbox.  Its RAM is paged by the public pager of
+ * pager.c (vms_kvm_pager_*), as a VMM's would be. */
 #ifndef VMS_KVM_H
 #define VMS_KVM_H
 
@@ -11,7 +11,6 @@
 #include "base/base.h"
 #include "kvm/guest/abi.h"
 
-struct kvm_pager;
 
 /* ---- the VM (vm.c) ---- */
 
@@ -49,14 +48,7 @@ struct kvm_vm {
 	 * vCPUs are kicked and leave with it. */
 	atomic_int error;
 	atomic_bool stopping;
-	/* A vCPU waiting for a page in a uffd fault holds KVM's SRCU, so a
-	 * memslot change (KVM's slots_lock, then an SRCU grace period) waits
-	 * for the fault handlers.  Whoever holds pager page locks across a
-	 * call that takes slots_lock (an eviction reading the dirty log)
-	 * holds layout_lock for reading; memslot changes hold it for
-	 * writing.  Writers first. */
-	pthread_rwlock_t layout_lock;
-	struct kvm_pager *pager;
+	struct vms_kvm_pager *pager;    /* memslot changes go through it */
 	void *priv;                 /* the caller's */
 };
 
@@ -76,40 +68,15 @@ enum kvm_vcpu_exit kvm_vcpu_run(struct kvm_vcpu *vcpu);
 void kvm_vm_fail(struct kvm_vm *vm, int err);
 /* Kicks every vCPU out of KVM_RUN (and out of a fault it waits in). */
 void kvm_vm_kick_all(struct kvm_vm *vm);
-/* KVM_GET_DIRTY_LOG of the RAM slot into @bitmap (a bit per page). */
-int kvm_vm_get_dirty_log(struct kvm_vm *vm, uint64_t *bitmap);
 /* An extra memslot over @pages pages of @hva at @gpa (@pages 0: delete);
  * the guest never touches it: memslot churn while vCPUs run. */
 int kvm_vm_set_extra_slot(struct kvm_vm *vm, uint64_t gpa, uint64_t pages,
 			  void *hva);
 
-/* ---- the pager (pager.c) ---- */
-
-struct kvm_pager_config {
-	uint64_t host_pages;        /* the resident budget */
-	struct vms_swap_backend *backend;   /* owned by the pager */
-	unsigned handlers;          /* fault-handling threads; 0: 2 */
-};
-
-/* Faults by source: zero (no I/O), backend (a swap read), raced (the
- * page was placed meanwhile by another fault or read-ahead). */
-struct kvm_pager_stats {
-	uint64_t resident, swapped;
-	uint64_t faults_zero, faults_backend, faults_raced;
-	uint64_t readahead, evictions, clean_drops, writes, write_errors;
-	uint64_t read_errors, discards, harvests, refault_ns_total;
-};
-
-int kvm_pager_create(struct kvm_vm *vm, const struct kvm_pager_config *cfg,
-		     struct kvm_pager **out);
-/* Stops the pager's threads; every vCPU must be out of KVM_RUN for good:
- * closing the uffd with pages away would zero-fill them on next touch. */
-void kvm_pager_destroy(struct kvm_pager *pg);
-/* The host operations on guest RAM, page index and count:
- * DONTNEED reads as zero afterwards; PAGEOUT evicts now; WILLNEED reads
- * swapped pages back; COLD makes them the first to go. */
-int kvm_pager_advise(struct kvm_pager *pg, uint64_t page, uint64_t n,
-		     int advice);
-void kvm_pager_stats(struct kvm_pager *pg, struct kvm_pager_stats *st);
+/* Pages the VM's RAM through the public pager (vmsync.h), failing the VM
+ * when the pager fails. */
+int kvm_vm_attach_pager(struct kvm_vm *vm, uint64_t host_bytes,
+			struct vms_swap_backend *be);
+void kvm_vm_detach_pager(struct kvm_vm *vm);
 
 #endif /* VMS_KVM_H */

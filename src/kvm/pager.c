@@ -6,10 +6,10 @@
  * (DONTNEED, PAGEOUT, WILLNEED, COLD).  KVM's dirty log tells which pages
  * changed since their swap copy. */
 #define _GNU_SOURCE
-#include "kvm/kvm.h"
 #include "host/host.h"
 
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <stdio.h>
@@ -29,6 +29,9 @@ struct uffdio_move {
 #define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
 #define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1ull << 1)
 #define UFFD_FEATURE_MOVE (1ull << 16)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1ull << 15)
 #endif
 
 /*
@@ -56,10 +59,22 @@ struct uffdio_move {
 
 #define RUN_MAX 32                  /* pages per eviction or fault run */
 
-struct kvm_pager {
-	struct kvm_vm *vm;
+struct vms_kvm_pager {
+	int vm_fd;
+	unsigned slot;
 	uint8_t *ram;
 	uint64_t pages, budget;
+	void (*fail_fn)(void *arg, int err);
+	void *fail_arg;
+	atomic_int error;               /* the first failure, sticky */
+
+	/* A vCPU waiting for a page in a uffd fault holds KVM's SRCU, so a
+	 * memslot change (KVM's slots_lock, then an SRCU grace period)
+	 * waits for the fault handlers.  An eviction, which holds page
+	 * locks across reading the dirty log (slots_lock), holds
+	 * layout_lock for reading; memslot changes through the pager hold
+	 * it for writing.  Writers first. */
+	pthread_rwlock_t layout_lock;
 	_Atomic uint64_t *pp;
 	int uffd;
 	struct vms_swap_backend *be;
@@ -97,9 +112,20 @@ struct kvm_pager {
 	} st;
 };
 
+/* Fail-stop: the first error sticks and the VMM hears of it once, to
+ * stop its vCPUs; pages stay where they are. */
+static void pager_fail(struct vms_kvm_pager *pg, int err)
+{
+	int none = 0;
+
+	if (atomic_compare_exchange_strong(&pg->error, &none, err) &&
+	    pg->fail_fn)
+		pg->fail_fn(pg->fail_arg, err);
+}
+
 /* ---- page locks ---- */
 
-static uint64_t pp_lock(struct kvm_pager *pg, uint64_t p)
+static uint64_t pp_lock(struct vms_kvm_pager *pg, uint64_t p)
 {
 	unsigned spins = 0;
 
@@ -112,7 +138,7 @@ static uint64_t pp_lock(struct kvm_pager *pg, uint64_t p)
 	}
 }
 
-static bool pp_trylock(struct kvm_pager *pg, uint64_t p, uint64_t *w)
+static bool pp_trylock(struct vms_kvm_pager *pg, uint64_t p, uint64_t *w)
 {
 	*w = atomic_fetch_or(&pg->pp[p], PP_LOCK);
 	return !(*w & PP_LOCK);
@@ -120,7 +146,7 @@ static bool pp_trylock(struct kvm_pager *pg, uint64_t p, uint64_t *w)
 
 /* Sets the new state and drops the lock; DIRTY and YOUNG bits set
  * meanwhile by others are kept unless @clear names them. */
-static void pp_unlock(struct kvm_pager *pg, uint64_t p, uint64_t w,
+static void pp_unlock(struct vms_kvm_pager *pg, uint64_t p, uint64_t w,
 		      uint64_t clear)
 {
 	uint64_t cur = atomic_load(&pg->pp[p]);
@@ -140,7 +166,7 @@ static uint64_t pp_make(uint64_t state, uint64_t slot)
 
 /* ---- slots ---- */
 
-static uint64_t slot_alloc(struct kvm_pager *pg)
+static uint64_t slot_alloc(struct vms_kvm_pager *pg)
 {
 	uint64_t slot = 0;
 
@@ -160,7 +186,7 @@ static uint64_t slot_alloc(struct kvm_pager *pg)
 	return slot;
 }
 
-static void slot_free(struct kvm_pager *pg, uint64_t slot)
+static void slot_free(struct vms_kvm_pager *pg, uint64_t slot)
 {
 	if (!slot)
 		return;
@@ -176,10 +202,13 @@ static void slot_free(struct kvm_pager *pg, uint64_t slot)
 
 /* Hands every guest write KVM logged since the last harvest to its page
  * as DIRTY.  Returns 0 or -errno of KVM_GET_DIRTY_LOG. */
-static int harvest(struct kvm_pager *pg)
+static int harvest(struct vms_kvm_pager *pg)
 {
+	struct kvm_dirty_log log = { .slot = pg->slot,
+				     .dirty_bitmap = pg->dirty_bitmap };
+
 	vms_lock(&pg->harvest_lock);
-	int r = kvm_vm_get_dirty_log(pg->vm, pg->dirty_bitmap);
+	int r = ioctl(pg->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
 
 	for (uint64_t i = 0; !r && i < (pg->pages + 63) / 64; i++) {
 		uint64_t bits = pg->dirty_bitmap[i];
@@ -199,7 +228,7 @@ static int harvest(struct kvm_pager *pg)
 /* ---- userfaultfd ---- */
 
 /* One uffd ioctl: 0 or -errno (a fault-injection site). */
-static int uffd_ioctl(struct kvm_pager *pg, unsigned long req, void *arg)
+static int uffd_ioctl(struct vms_kvm_pager *pg, unsigned long req, void *arg)
 {
 	if (vms_fault(VMS_FAULT_UFFD))
 		return -EFAULT;
@@ -209,7 +238,7 @@ static int uffd_ioctl(struct kvm_pager *pg, unsigned long req, void *arg)
 /* Places @n pages of @src at page @p of guest RAM (NULL: zeroes), waking
  * whoever faulted there.  EAGAIN (the mm is changing) is retried from
  * where it stopped.  0 or -errno. */
-static int uffd_place(struct kvm_pager *pg, uint64_t p, uint64_t n,
+static int uffd_place(struct vms_kvm_pager *pg, uint64_t p, uint64_t n,
 		      const uint8_t *src)
 {
 	uint64_t done = 0;
@@ -222,9 +251,13 @@ static int uffd_place(struct kvm_pager *pg, uint64_t p, uint64_t n,
 		int r;
 
 		if (src) {
+			/* Write-protected (resolved by the kernel at the first
+			 * write): else shadow paging would map a read fault
+			 * writable and log a write that never happened. */
 			struct uffdio_copy c = {
 				.dst = dst, .len = len,
-				.src = (uintptr_t)src + (done << PAGE_SHIFT) };
+				.src = (uintptr_t)src + (done << PAGE_SHIFT),
+				.mode = UFFDIO_COPY_MODE_WP };
 			r = uffd_ioctl(pg, UFFDIO_COPY, &c);
 			got = c.copy;
 		} else {
@@ -265,7 +298,7 @@ static bool page_is_zero(const uint8_t *page)
 
 /* Moves run [p, p+n) of locked resident pages to staging at @at; returns
  * how many moved (the rest stay where they are). */
-static uint64_t move_out(struct kvm_pager *pg, uint64_t p, uint64_t n,
+static uint64_t move_out(struct vms_kvm_pager *pg, uint64_t p, uint64_t n,
 			 uint64_t at)
 {
 	struct uffdio_move m = {
@@ -287,7 +320,7 @@ static uint64_t move_out(struct kvm_pager *pg, uint64_t p, uint64_t n,
  * again, then write what is dirty or has no copy.  Skipping the second
  * harvest would trust a copy the guest overwrote between the two.
  */
-static void evict_locked(struct kvm_pager *pg, const uint64_t *pages,
+static void evict_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 			 uint64_t *words, size_t n)
 {
 	struct vms_swap_io io[RUN_MAX];
@@ -311,7 +344,7 @@ static void evict_locked(struct kvm_pager *pg, const uint64_t *pages,
 		r = harvest(pg);
 	if (r) {
 		/* Without a dirty log no copy can be trusted: fail-stop. */
-		kvm_vm_fail(pg->vm, r);
+		pager_fail(pg, r);
 		memset(moved, 0, sizeof(moved));
 	}
 
@@ -368,7 +401,7 @@ static void evict_locked(struct kvm_pager *pg, const uint64_t *pages,
 			r = uffd_place(pg, p, 1,
 				       pg->staging + (i << PAGE_SHIFT));
 			if (r)
-				kvm_vm_fail(pg->vm, r);
+				pager_fail(pg, r);
 			pp_unlock(pg, p, pp_make(PP_RES, 0) | PP_DIRTY, 0);
 			continue;
 		}
@@ -386,7 +419,7 @@ static void evict_locked(struct kvm_pager *pg, const uint64_t *pages,
 
 /* Up to RUN_MAX cold resident pages, locked and ascending: a clock that
  * gives pages touched since its last pass a second chance. */
-static size_t pick_victims(struct kvm_pager *pg, uint64_t *pages,
+static size_t pick_victims(struct vms_kvm_pager *pg, uint64_t *pages,
 			   uint64_t *words, size_t want)
 {
 	size_t n = 0;
@@ -419,7 +452,7 @@ static size_t pick_victims(struct kvm_pager *pg, uint64_t *pages,
 
 static void *reclaimer_main(void *arg)
 {
-	struct kvm_pager *pg = arg;
+	struct vms_kvm_pager *pg = arg;
 	uint64_t pages[RUN_MAX], words[RUN_MAX];
 
 	while (!atomic_load(&pg->stop)) {
@@ -439,14 +472,14 @@ static void *reclaimer_main(void *arg)
 			pthread_mutex_unlock(&pg->kick_mu);
 			continue;
 		}
-		pthread_rwlock_rdlock(&pg->vm->layout_lock);
+		pthread_rwlock_rdlock(&pg->layout_lock);
 		size_t n = pick_victims(pg, pages, words, RUN_MAX);
 
 		uint64_t errors = vms_stat_read(&pg->st.write_errors);
 
 		if (n)
 			evict_locked(pg, pages, words, n);
-		pthread_rwlock_unlock(&pg->vm->layout_lock);
+		pthread_rwlock_unlock(&pg->layout_lock);
 		if (!n) {
 			sched_yield();
 		} else if (vms_stat_read(&pg->st.write_errors) != errors) {
@@ -458,7 +491,7 @@ static void *reclaimer_main(void *arg)
 	return NULL;
 }
 
-static void kick_reclaimer(struct kvm_pager *pg)
+static void kick_reclaimer(struct vms_kvm_pager *pg)
 {
 	pthread_mutex_lock(&pg->kick_mu);
 	pthread_cond_signal(&pg->kick_cv);
@@ -467,20 +500,20 @@ static void kick_reclaimer(struct kvm_pager *pg)
 
 /* ---- faults ---- */
 
-/* How many pages to bring in from @p: doubling while faults follow one
- * another, one page after a jump. */
-static unsigned readahead_window(struct kvm_pager *pg, uint64_t p)
+/* How many pages to bring in from @p: doubling while each fault comes
+ * where the last run ended, one page after a jump. */
+static unsigned readahead_window(struct vms_kvm_pager *pg, uint64_t p)
 {
-	uint64_t next = atomic_exchange(&pg->ra_next, p + 1);
 	unsigned w = atomic_load(&pg->ra_window);
 
-	w = next == p ? (w < RUN_MAX ? 2 * w : RUN_MAX) : 1;
+	w = atomic_load(&pg->ra_next) == p ? (w < RUN_MAX ? 2 * w : RUN_MAX)
+					   : 1;
 	atomic_store(&pg->ra_window, w);
 	return w;
 }
 
 /* Locks the pages after @p in the same state as it, up to @max in all. */
-static size_t gather_run(struct kvm_pager *pg, uint64_t p, uint64_t state,
+static size_t gather_run(struct vms_kvm_pager *pg, uint64_t p, uint64_t state,
 			 uint64_t *words, size_t max)
 {
 	size_t n = 1;
@@ -502,7 +535,7 @@ static size_t gather_run(struct kvm_pager *pg, uint64_t p, uint64_t state,
 /* Reads the run's slots into @buf; the first page's failure fails the
  * run (returns -EIO), a later one just ends it.  Returns how many pages
  * are good. */
-static int read_run(struct kvm_pager *pg, const uint64_t *words, size_t n,
+static int read_run(struct vms_kvm_pager *pg, const uint64_t *words, size_t n,
 		    uint8_t *buf, size_t *good)
 {
 	struct vms_swap_io io[RUN_MAX];
@@ -519,7 +552,7 @@ static int read_run(struct kvm_pager *pg, const uint64_t *words, size_t n,
 	return *good ? 0 : io[0].res;
 }
 
-static void handle_fault(struct kvm_pager *pg, uint64_t addr, uint8_t *buf)
+static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 {
 	uint64_t p = (addr - (uintptr_t)pg->ram) >> PAGE_SHIFT;
 	uint64_t words[RUN_MAX], t0 = vms_now_ns();
@@ -527,7 +560,7 @@ static void handle_fault(struct kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	int r = 0;
 
 	if (addr < (uintptr_t)pg->ram || p >= pg->pages) {
-		kvm_vm_fail(pg->vm, -EFAULT);   /* staging is never touched */
+		pager_fail(pg, -EFAULT);   /* staging is never touched */
 		return;
 	}
 	words[0] = pp_lock(pg, p);
@@ -562,7 +595,7 @@ static void handle_fault(struct kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	if (r) {
 		/* Never a zero page for a page that had contents: the guest
 		 * stops, the page stays where it is. */
-		kvm_vm_fail(pg->vm, r);
+		pager_fail(pg, r);
 		good = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -576,6 +609,7 @@ static void handle_fault(struct kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		}
 		pp_unlock(pg, p + i, w, 0);
 	}
+	atomic_store(&pg->ra_next, p + (good ? good : 1));
 	if (good > 1)
 		vms_stat_inc(&pg->st.readahead, good - 1);
 	vms_stat_inc(&pg->st.refault_ns, vms_now_ns() - t0);
@@ -585,12 +619,12 @@ static void handle_fault(struct kvm_pager *pg, uint64_t addr, uint8_t *buf)
 
 static void *handler_main(void *arg)
 {
-	struct kvm_pager *pg = arg;
+	struct vms_kvm_pager *pg = arg;
 	uint8_t *buf = vms_aligned_alloc(PAGE_SIZE, RUN_MAX * PAGE_SIZE);
 	struct uffd_msg msg[16];
 
 	if (!buf) {
-		kvm_vm_fail(pg->vm, -ENOMEM);
+		pager_fail(pg, -ENOMEM);
 		return NULL;
 	}
 	while (!atomic_load(&pg->stop)) {
@@ -603,7 +637,7 @@ static void *handler_main(void *arg)
 		if (got < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			kvm_vm_fail(pg->vm, -errno);
+			pager_fail(pg, -errno);
 			break;
 		}
 		for (size_t i = 0; i < (size_t)got / sizeof(msg[0]); i++)
@@ -632,89 +666,18 @@ static int uffd_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int uffd_register(int uffd, void *at, uint64_t bytes)
+static int uffd_register(int uffd, void *at, uint64_t bytes, uint64_t mode)
 {
 	struct uffdio_register reg = {
 		.range = { (uintptr_t)at, bytes },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
+		.mode = mode,
 	};
 
 	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
 }
 
-int kvm_pager_create(struct kvm_vm *vm, const struct kvm_pager_config *cfg,
-		     struct kvm_pager **out)
+static void pager_free(struct vms_kvm_pager *pg)
 {
-	struct kvm_pager *pg;
-	int r;
-
-	if (!vm || !cfg || !cfg->backend || !cfg->host_pages ||
-	    cfg->backend->nr_slots < 2 || cfg->handlers > 4 || vm->pager)
-		return -EINVAL;
-	pg = vms_calloc(1, sizeof(*pg));
-	if (!pg)
-		return -ENOMEM;
-	pg->vm = vm;
-	pg->ram = vm->ram;
-	pg->pages = vm->ram_pages;
-	pg->budget = cfg->host_pages < vm->ram_pages ? cfg->host_pages
-						    : vm->ram_pages;
-	pg->be = cfg->backend;
-	pg->nr_slots = cfg->backend->nr_slots;
-	pg->nr_handlers = cfg->handlers ? cfg->handlers : 2;
-	pg->uffd = -1;
-	atomic_init(&pg->ra_window, 1);
-	vms_lock_init(&pg->slot_lock);
-	vms_lock_init(&pg->evict_lock);
-	vms_lock_init(&pg->harvest_lock);
-	pthread_mutex_init(&pg->kick_mu, NULL);
-	pthread_cond_init(&pg->kick_cv, NULL);
-	pg->pp = vms_calloc(pg->pages, sizeof(*pg->pp));
-	pg->slot_used = vms_calloc((pg->nr_slots + 63) / 64, 8);
-	pg->dirty_bitmap = vms_calloc((pg->pages + 63) / 64, 8);
-	pg->staging = vms_os_mmap(NULL, RUN_MAX * PAGE_SIZE,
-				  PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!pg->pp || !pg->slot_used || !pg->dirty_bitmap ||
-	    pg->staging == MAP_FAILED) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = pg->uffd = uffd_open();
-	if (r < 0)
-		goto fail;
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_MOVE };
-	if (ioctl(pg->uffd, UFFDIO_API, &api)) {
-		r = -errno;
-		goto fail;
-	}
-	/* Nothing of the guest's is in its RAM before we place it: every
-	 * first touch comes to a handler (ZERO). */
-	madvise(pg->ram, pg->pages << PAGE_SHIFT, MADV_DONTNEED);
-	r = uffd_register(pg->uffd, pg->ram, pg->pages << PAGE_SHIFT);
-	if (!r)
-		r = uffd_register(pg->uffd, pg->staging, RUN_MAX * PAGE_SIZE);
-	if (r)
-		goto fail;
-	/* Start from a clean dirty log. */
-	kvm_vm_get_dirty_log(vm, pg->dirty_bitmap);
-	r = vms_os_thread_create(&pg->reclaimer, reclaimer_main, pg);
-	if (r)
-		goto fail;
-	for (unsigned i = 0; i < pg->nr_handlers; i++) {
-		r = vms_os_thread_create(&pg->handlers[i], handler_main, pg);
-		if (r) {
-			pg->nr_handlers = i;
-			vm->pager = pg;
-			kvm_pager_destroy(pg);
-			return r;
-		}
-	}
-	vm->pager = pg;
-	*out = pg;
-	return 0;
-fail:
 	if (pg->uffd >= 0)
 		close(pg->uffd);
 	if (pg->staging && pg->staging != MAP_FAILED)
@@ -725,45 +688,157 @@ fail:
 	vms_lock_destroy(&pg->slot_lock);
 	vms_lock_destroy(&pg->evict_lock);
 	vms_lock_destroy(&pg->harvest_lock);
+	pthread_rwlock_destroy(&pg->layout_lock);
 	pthread_mutex_destroy(&pg->kick_mu);
 	pthread_cond_destroy(&pg->kick_cv);
 	vms_free(pg);
+}
+
+static void pager_stop_threads(struct vms_kvm_pager *pg, unsigned handlers,
+			       bool reclaimer)
+{
+	atomic_store(&pg->stop, true);
+	kick_reclaimer(pg);
+	if (reclaimer)
+		pthread_join(pg->reclaimer, NULL);
+	for (unsigned i = 0; i < handlers; i++)
+		pthread_join(pg->handlers[i], NULL);
+}
+
+int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
+			 struct vms_kvm_pager **out)
+{
+	VMS_HOST_CALL();
+	struct vms_kvm_pager *pg;
+	int r;
+
+	if (!cfg || !out || !cfg->backend || cfg->backend->nr_slots < 2 ||
+	    !cfg->backend->rw || cfg->handlers > 4 || cfg->ram.vm_fd < 0 ||
+	    !cfg->ram.hva || !PAGE_ALIGNED((uintptr_t)cfg->ram.hva) ||
+	    !cfg->ram.bytes || !PAGE_ALIGNED(cfg->ram.bytes) ||
+	    cfg->host_bytes < PAGE_SIZE)
+		return -EINVAL;
+	pg = vms_calloc(1, sizeof(*pg));
+	if (!pg)
+		return -ENOMEM;
+	pg->vm_fd = cfg->ram.vm_fd;
+	pg->slot = cfg->ram.slot;
+	pg->ram = cfg->ram.hva;
+	pg->pages = cfg->ram.bytes >> PAGE_SHIFT;
+	pg->budget = cfg->host_bytes >> PAGE_SHIFT;
+	if (pg->budget > pg->pages)
+		pg->budget = pg->pages;
+	pg->fail_fn = cfg->fail;
+	pg->fail_arg = cfg->fail_arg;
+	pg->be = cfg->backend;
+	pg->nr_slots = cfg->backend->nr_slots;
+	pg->nr_handlers = cfg->handlers ? cfg->handlers : 2;
+	pg->uffd = -1;
+	atomic_init(&pg->ra_window, 1);
+	vms_lock_init(&pg->slot_lock);
+	vms_lock_init(&pg->evict_lock);
+	vms_lock_init(&pg->harvest_lock);
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&pg->layout_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&pg->kick_mu, NULL);
+	pthread_cond_init(&pg->kick_cv, NULL);
+	pg->pp = vms_calloc(pg->pages, sizeof(*pg->pp));
+	pg->slot_used = vms_calloc((pg->nr_slots + 63) / 64, 8);
+	pg->dirty_bitmap = vms_calloc((pg->pages + 63) / 64, 8);
+	pg->staging = vms_os_mmap(NULL, RUN_MAX * PAGE_SIZE,
+				  PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r = !pg->pp || !pg->slot_used || !pg->dirty_bitmap ||
+			    pg->staging == MAP_FAILED
+		    ? -ENOMEM
+		    : uffd_open();
+	if (r < 0)
+		goto fail;
+	pg->uffd = r;
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MOVE |
+					      UFFD_FEATURE_WP_ASYNC };
+	r = ioctl(pg->uffd, UFFDIO_API, &api) ? -errno : 0;
+	/* Nothing of the guest's is in its RAM before we place it: every
+	 * first touch comes to a handler (ZERO). */
+	if (!r && madvise(pg->ram, pg->pages << PAGE_SHIFT, MADV_DONTNEED))
+		r = -errno;
+	if (!r)
+		r = uffd_register(pg->uffd, pg->ram, pg->pages << PAGE_SHIFT,
+				  UFFDIO_REGISTER_MODE_MISSING |
+					  UFFDIO_REGISTER_MODE_WP);
+	if (!r)
+		r = uffd_register(pg->uffd, pg->staging, RUN_MAX * PAGE_SIZE,
+				  UFFDIO_REGISTER_MODE_MISSING |
+					  UFFDIO_REGISTER_MODE_WP);
+	/* The dirty log must be on, and starts clean. */
+	if (!r)
+		r = harvest(pg);
+	if (r)
+		goto fail;
+	for (uint64_t p = 0; p < pg->pages; p++)
+		atomic_store(&pg->pp[p], 0);
+	r = vms_os_thread_create(&pg->reclaimer, reclaimer_main, pg);
+	if (r)
+		goto fail;
+	for (unsigned i = 0; i < pg->nr_handlers; i++) {
+		r = vms_os_thread_create(&pg->handlers[i], handler_main, pg);
+		if (r) {
+			pager_stop_threads(pg, i, true);
+			goto fail;
+		}
+	}
+	*out = pg;
+	return 0;
+fail:
+	pager_free(pg);
 	return r;
 }
 
-void kvm_pager_destroy(struct kvm_pager *pg)
+void vms_kvm_pager_destroy(struct vms_kvm_pager *pg)
 {
+	VMS_HOST_CALL();
 	if (!pg)
 		return;
-	for (unsigned i = 0; i < pg->vm->nr_vcpus; i++)
-		VMS_ASSERT(!atomic_load(&pg->vm->vcpus[i].in_run));
-	atomic_store(&pg->stop, true);
-	kick_reclaimer(pg);
-	if (pg->reclaimer)
-		pthread_join(pg->reclaimer, NULL);
-	for (unsigned i = 0; i < pg->nr_handlers; i++)
-		pthread_join(pg->handlers[i], NULL);
-	/* No vCPU can run again: now the uffd may go. */
-	close(pg->uffd);
-	munmap(pg->staging, RUN_MAX * PAGE_SIZE);
+	pager_stop_threads(pg, pg->nr_handlers, true);
+	/* The caller's vCPUs are gone for good: now the uffd may close. */
 	if (pg->be->release)
 		pg->be->release(pg->be);
-	pg->vm->pager = NULL;
-	vms_free(pg->pp);
-	vms_free(pg->slot_used);
-	vms_free(pg->dirty_bitmap);
-	vms_lock_destroy(&pg->slot_lock);
-	vms_lock_destroy(&pg->evict_lock);
-	vms_lock_destroy(&pg->harvest_lock);
-	pthread_mutex_destroy(&pg->kick_mu);
-	pthread_cond_destroy(&pg->kick_cv);
-	vms_free(pg);
+	pager_free(pg);
+}
+
+int vms_kvm_pager_error(struct vms_kvm_pager *pg)
+{
+	return pg ? atomic_load(&pg->error) : -EINVAL;
+}
+
+int vms_kvm_set_memslot(struct vms_kvm_pager *pg, unsigned slot,
+			unsigned flags, uint64_t gpa, uint64_t bytes, void *hva)
+{
+	VMS_HOST_CALL();
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .flags = flags, .guest_phys_addr = gpa,
+		.memory_size = bytes, .userspace_addr = (uintptr_t)hva,
+	};
+
+	if (!pg)
+		return -EINVAL;
+	if (slot == pg->slot)
+		return -EBUSY;          /* the paged RAM stays where it is */
+	pthread_rwlock_wrlock(&pg->layout_lock);
+	int e = ioctl(pg->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+	pthread_rwlock_unlock(&pg->layout_lock);
+	return e;
 }
 
 /* ---- advice ---- */
 
 /* DONTNEED: the pages go, slots too; the range reads as zeroes. */
-static int advise_dontneed(struct kvm_pager *pg, uint64_t page, uint64_t n)
+static int advise_dontneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 {
 	uint64_t *words = vms_malloc(n * sizeof(*words));
 
@@ -792,12 +867,12 @@ static int advise_dontneed(struct kvm_pager *pg, uint64_t page, uint64_t n)
 }
 
 /* PAGEOUT: the resident pages go now, in runs. */
-static int advise_pageout(struct kvm_pager *pg, uint64_t page, uint64_t n)
+static int advise_pageout(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 {
 	uint64_t pages[RUN_MAX], words[RUN_MAX];
 	size_t k = 0;
 
-	pthread_rwlock_rdlock(&pg->vm->layout_lock);
+	pthread_rwlock_rdlock(&pg->layout_lock);
 	for (uint64_t p = page; p < page + n; p++) {
 		uint64_t w = pp_lock(pg, p);
 
@@ -814,12 +889,12 @@ static int advise_pageout(struct kvm_pager *pg, uint64_t page, uint64_t n)
 	}
 	if (k)
 		evict_locked(pg, pages, words, k);
-	pthread_rwlock_unlock(&pg->vm->layout_lock);
+	pthread_rwlock_unlock(&pg->layout_lock);
 	return 0;
 }
 
 /* WILLNEED: swapped pages come back now, as faults would bring them. */
-static int advise_willneed(struct kvm_pager *pg, uint64_t page, uint64_t n)
+static int advise_willneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 {
 	uint8_t *buf = vms_aligned_alloc(PAGE_SIZE, RUN_MAX * PAGE_SIZE);
 	int r = 0;
@@ -860,11 +935,19 @@ static int advise_willneed(struct kvm_pager *pg, uint64_t page, uint64_t n)
 	return r;
 }
 
-int kvm_pager_advise(struct kvm_pager *pg, uint64_t page, uint64_t n,
-		     int advice)
+int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
+			 int advice)
 {
-	if (!pg || !n || page >= pg->pages || n > pg->pages - page)
+	VMS_HOST_CALL();
+	uint64_t base = (uintptr_t)(pg ? pg->ram : NULL);
+
+	if (!pg || !len || !PAGE_ALIGNED(hva) || hva < base ||
+	    hva - base >= pg->pages << PAGE_SHIFT ||
+	    len > (pg->pages << PAGE_SHIFT) - (hva - base))
 		return -EINVAL;
+	uint64_t page = (hva - base) >> PAGE_SHIFT;
+	uint64_t n = (len + PAGE_SIZE - 1) >> PAGE_SHIFT;
+
 	switch (advice) {
 	case VMS_MADV_DONTNEED:
 		return advise_dontneed(pg, page, n);
@@ -881,9 +964,10 @@ int kvm_pager_advise(struct kvm_pager *pg, uint64_t page, uint64_t n,
 	}
 }
 
-void kvm_pager_stats(struct kvm_pager *pg, struct kvm_pager_stats *st)
+void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
+			 struct vms_kvm_pager_stats *st)
 {
-	*st = (struct kvm_pager_stats){
+	*st = (struct vms_kvm_pager_stats){
 		.resident = atomic_load(&pg->resident),
 		.swapped = atomic_load(&pg->swapped),
 		.faults_zero = vms_stat_read(&pg->st.faults_zero),
@@ -897,6 +981,6 @@ void kvm_pager_stats(struct kvm_pager *pg, struct kvm_pager_stats *st)
 		.read_errors = vms_stat_read(&pg->st.read_errors),
 		.discards = vms_stat_read(&pg->st.discards),
 		.harvests = vms_stat_read(&pg->st.harvests),
-		.refault_ns_total = vms_stat_read(&pg->st.refault_ns),
+		.fault_ns = vms_stat_read(&pg->st.refault_ns),
 	};
 }

@@ -79,10 +79,10 @@ static int set_slot(struct kvm_vm *vm, unsigned slot, uint64_t gpa,
 int kvm_vm_set_extra_slot(struct kvm_vm *vm, uint64_t gpa, uint64_t pages,
 			  void *hva)
 {
-	pthread_rwlock_wrlock(&vm->layout_lock);
-	int r = set_slot(vm, SLOT_EXTRA, gpa, pages << PAGE_SHIFT, hva, 0);
-	pthread_rwlock_unlock(&vm->layout_lock);
-	return r;
+	if (vm->pager)
+		return vms_kvm_set_memslot(vm->pager, SLOT_EXTRA, 0, gpa,
+					   pages << PAGE_SHIFT, hva);
+	return set_slot(vm, SLOT_EXTRA, gpa, pages << PAGE_SHIFT, hva, 0);
 }
 
 /* Every gpa below KVM_MAPPED_GPA at KVM_GVA_BASE + gpa, user pages. */
@@ -207,12 +207,6 @@ int kvm_vm_create(uint64_t ram_bytes, unsigned nr_vcpus,
 	vm->vm_fd = -1;
 	for (unsigned i = 0; i < KVM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
-	pthread_rwlockattr_t attr;
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr,
-				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&vm->layout_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
 	r = open_kvm(&vm->kvm_fd);
 	if (r) {
 		vm->kvm_fd = -1;
@@ -283,6 +277,8 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 {
 	if (!vm)
 		return;
+	if (vm->pager)
+		kvm_vm_detach_pager(vm);
 	for (unsigned i = 0; i < KVM_MAX_VCPUS; i++) {
 		struct kvm_vcpu *v = &vm->vcpus[i];
 
@@ -300,7 +296,6 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 		munmap(vm->boot, vm->boot_size);
 	if (vm->ram && vm->ram != MAP_FAILED)
 		munmap(vm->ram, vm->ram_pages << PAGE_SHIFT);
-	pthread_rwlock_destroy(&vm->layout_lock);
 	vms_free(vm);
 }
 
@@ -327,11 +322,32 @@ void kvm_vm_fail(struct kvm_vm *vm, int err)
 	kvm_vm_kick_all(vm);
 }
 
-int kvm_vm_get_dirty_log(struct kvm_vm *vm, uint64_t *bitmap)
+static void vm_pager_failed(void *arg, int err)
 {
-	struct kvm_dirty_log log = { .slot = SLOT_RAM, .dirty_bitmap = bitmap };
+	kvm_vm_fail(arg, err);
+}
 
-	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
+int kvm_vm_attach_pager(struct kvm_vm *vm, uint64_t host_bytes,
+			struct vms_swap_backend *be)
+{
+	struct vms_kvm_pager_config cfg = {
+		.ram = { .vm_fd = vm->vm_fd, .slot = SLOT_RAM, .hva = vm->ram,
+			 .bytes = vm->ram_pages << PAGE_SHIFT },
+		.host_bytes = host_bytes, .backend = be,
+		.fail = vm_pager_failed, .fail_arg = vm,
+	};
+
+	if (vm->pager)
+		return -EBUSY;
+	return vms_kvm_pager_create(&cfg, &vm->pager);
+}
+
+void kvm_vm_detach_pager(struct kvm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		VMS_ASSERT(!atomic_load(&vm->vcpus[i].in_run));
+	vms_kvm_pager_destroy(vm->pager);
+	vm->pager = NULL;
 }
 
 static enum kvm_vcpu_exit vcpu_bad_exit(struct kvm_vcpu *v,

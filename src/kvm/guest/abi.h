@@ -34,7 +34,8 @@
 enum kvm_workload {
 	KVM_WL_VERIFY = 1,  /* random pages: write a generation, read it back */
 	KVM_WL_ZIPF,        /* zipf-popular pages, mostly reads */
-	KVM_WL_STREAM,      /* sequential passes, write then read */
+	KVM_WL_STREAM,      /* sequential passes, write then read (write_pct
+			     * 100: writes only, 0: reads only) */
 	KVM_WL_IDLE,        /* touches nothing, spins until told to stop */
 };
 

@@ -149,8 +149,11 @@ static void run(struct ctx *c)
 				read_page(c, p, (unsigned)(r % KVM_PAGE_WORDS), 1);
 			break;
 		case KVM_WL_STREAM:
+			/* Passes write then read; write_pct 0 or 100: only
+			 * reads or only writes. */
 			p = owned_page(c, op % c->owned);
-			if ((op / c->owned) % 2 == 0)
+			if (mb->write_pct == 100 ||
+			    (mb->write_pct && (op / c->owned) % 2 == 0))
 				write_page(c, p);
 			else
 				read_page(c, p, 0, KVM_PAGE_WORDS);
