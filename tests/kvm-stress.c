@@ -16,10 +16,8 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/syscall.h>
-#include <time.h>
 
-#include "kvm/kvm.h"
+#include "tool/kvm_drive.h"
 
 struct opts {
 	unsigned seconds, vcpus, ram_mib, overcommit;
@@ -30,132 +28,12 @@ struct opts {
 struct run {
 	struct opts o;
 	struct kvm_vm *vm;
-	struct vms_kvm_pager *pg;
-	atomic_bool done;
-	uint64_t t0, deadline;
-	_Atomic uint64_t reads, writes, zero_reads, mismatches, host_ops;
+	struct kvm_drive d;
 };
-
-static void report_mismatches(struct run *r, struct kvm_vcpu_mbox *mb,
-			      unsigned id)
-{
-	double after = (double)(vms_now_ns() - r->t0) / 1e9;
-
-	for (uint64_t i = 0; i < mb->mismatches && i < KVM_MISMATCHES; i++)
-		fprintf(stderr, "MISMATCH vcpu %u gpa %#" PRIx64 " expected %#"
-			PRIx64 " got %#" PRIx64 " (after %.2f s)\n", id,
-			mb->first[i].gpa, mb->first[i].expected,
-			mb->first[i].got, after);
-	atomic_store(&r->done, true);
-}
-
-static void *vcpu_main(void *arg)
-{
-	struct kvm_vcpu *v = arg;
-	struct run *r = (struct run *)v->vm->priv;
-	struct kvm_vcpu_mbox *mb = &v->vm->mbox[v->id];
-
-	for (uint64_t round = 0; !atomic_load(&r->done); round++) {
-		*mb = (struct kvm_vcpu_mbox){
-			.workload = KVM_WL_VERIFY, .id = v->id,
-			.nr_owners = r->o.vcpus, .write_pct = 40,
-			.seed = r->o.seed * 1000003 + round * 64 + v->id,
-			.ops = 4096, .ram_pages = v->vm->ram_pages,
-			.zipf_buckets = mb->zipf_buckets };
-		enum kvm_vcpu_exit e = kvm_vcpu_run(v);
-
-		atomic_fetch_add(&r->reads, mb->reads);
-		atomic_fetch_add(&r->writes, mb->writes);
-		atomic_fetch_add(&r->zero_reads, mb->zero_reads);
-		if (mb->mismatches) {
-			atomic_fetch_add(&r->mismatches, mb->mismatches);
-			report_mismatches(r, mb, v->id);
-		}
-		if (e != KVM_VCPU_DONE) {
-			if (e != KVM_VCPU_STOPPED)
-				fprintf(stderr, "vcpu %u: exit %d at %#" PRIx64
-					"\n", v->id, e, v->exit_gpa);
-			break;
-		}
-		if (vms_now_ns() > r->deadline || atomic_load(&r->done))
-			break;
-	}
-	return NULL;
-}
-
-static int advise(struct run *r, uint64_t p, uint64_t n, int advice)
-{
-	return vms_kvm_pager_advise(r->pg, (uintptr_t)r->vm->ram + p * VMS_PAGE_SIZE,
-				    n * VMS_PAGE_SIZE, advice);
-}
-
-/* The host's discard, as the guest's oracle expects it: the count odd
- * while it runs. */
-static void discard(struct run *r, uint64_t p, uint64_t n)
-{
-	struct kvm_tables *t = &r->vm->tables;
-
-	for (uint64_t i = p; i < p + n; i++)
-		__atomic_fetch_add(&t->discard[i], 1, __ATOMIC_SEQ_CST);
-	CHECK_OK(advise(r, p, n, VMS_MADV_DONTNEED));
-	for (uint64_t i = p; i < p + n; i++)
-		__atomic_fetch_add(&t->discard[i], 1, __ATOMIC_SEQ_CST);
-}
-
-static void *host_main(void *arg)
-{
-	struct run *r = arg;
-	uint64_t seed = r->o.seed, pages = r->vm->ram_pages;
-	void *extra = aligned_alloc(VMS_PAGE_SIZE, 64 * VMS_PAGE_SIZE);
-	bool slot_there = false;
-
-	CHECK(extra, "out of memory");
-	while (!atomic_load(&r->done) && vms_now_ns() < r->deadline &&
-	       !atomic_load(&r->vm->error)) {
-		uint64_t x = t_rand(&seed), n = 1 + (x >> 8) % 16;
-		uint64_t p = (x >> 16) % (pages - n);
-
-		switch (x % 8) {
-		case 0:
-			discard(r, p, n);
-			break;
-		case 1:
-		case 2:
-			CHECK_OK(advise(r, p, n, VMS_MADV_PAGEOUT));
-			break;
-		case 3: {
-			int e = advise(r, p, n, VMS_MADV_WILLNEED);
-
-			CHECK(e == 0 || e == -EIO, "willneed: %d", e);
-			break;
-		}
-		case 4:
-			CHECK_OK(advise(r, p, n, VMS_MADV_COLD));
-			break;
-		case 5:
-			/* A memslot comes, moves and goes while vCPUs run. */
-			CHECK_OK(kvm_vm_set_extra_slot(
-				r->vm, (3ull << 30) + ((x >> 40) % 8) * (1 << 21),
-				slot_there && (x >> 4) % 3 == 0 ? 0 : 64, extra));
-			slot_there = !(slot_there && (x >> 4) % 3 == 0);
-			break;
-		default: {
-			struct timespec ts = { 0, 200000 };
-			nanosleep(&ts, NULL);
-			break;
-		}
-		}
-		atomic_fetch_add(&r->host_ops, 1);
-	}
-	if (slot_there)
-		CHECK_OK(kvm_vm_set_extra_slot(r->vm, 0, 0, extra));
-	free(extra);
-	return NULL;
-}
 
 /* Every page, read by the host through the pager, against the guest's
  * tables: its last generation, or zero after a discard since. */
-static uint64_t host_check(struct run *r)
+static uint64_t host_check(const struct run *r)
 {
 	struct kvm_tables *t = &r->vm->tables;
 	uint64_t bad = 0;
@@ -259,41 +137,53 @@ int main(int argc, char **argv)
 		return T_SKIP;
 	}
 	CHECK_OK(e);
-	r.pg = r.vm->pager;
-	r.vm->priv = &r;
+	r.d = (struct kvm_drive){ .vm = r.vm, .workload = KVM_WL_VERIFY,
+				  .write_pct = 40, .seed = r.o.seed,
+				  .discards = true };
+	pthread_mutex_init(&r.d.report_lock, NULL);
+	r.vm->priv = &r.d;
 #ifdef VMS_DEBUG
 	atomic_store(&vms_race_ns, r.o.race_ns);
 #endif
 	int site = r.o.inject ? arm_injection(r.o.inject) : -1;
-	uint64_t t0 = r.t0 = vms_now_ns();
+	uint64_t t0 = vms_now_ns();
 
-	r.deadline = t0 + (uint64_t)r.o.seconds * 1000000000ull;
+	r.d.deadline_ns = t0 + (uint64_t)r.o.seconds * 1000000000ull;
 	t_watchdog(r.o.seconds + 60, "kvm-stress: the guest or the host hung");
 	for (unsigned i = 0; i < r.o.vcpus; i++)
-		CHECK_EQ(pthread_create(&vt[i], NULL, vcpu_main,
+		CHECK_EQ(pthread_create(&vt[i], NULL, kvm_drive_vcpu,
 					&r.vm->vcpus[i]), 0);
-	CHECK_EQ(pthread_create(&ht, NULL, host_main, &r), 0);
-	pthread_join(ht, NULL);
+	CHECK_EQ(pthread_create(&ht, NULL, kvm_drive_churn, &r.d), 0);
 	for (unsigned i = 0; i < r.o.vcpus; i++)
 		pthread_join(vt[i], NULL);
-	atomic_store(&r.done, true);
+	kvm_drive_stop(&r.d);
+	pthread_join(ht, NULL);
 	double secs = (double)(vms_now_ns() - t0) / 1e9;
 	int err = atomic_load(&r.vm->error);
 #ifdef VMS_DEBUG
 	atomic_store(&vms_race_ns, 0);
 	vms_fault_disarm();
 #endif
+	for (unsigned i = 0; i < r.d.nr_reported; i++)
+		fprintf(stderr, "MISMATCH gpa %#" PRIx64 " expected %#" PRIx64
+			" got %#" PRIx64 " (after %.2f s)\n",
+			r.d.reported[i].gpa, r.d.reported[i].expected,
+			r.d.reported[i].got,
+			(double)(r.d.first_mismatch_ns - t0) / 1e9);
 	/* Even after a fail-stop no page may be lost: the handlers still
 	 * serve the host's reads. */
 	uint64_t host_bad = host_check(&r);
 	struct vms_kvm_pager_stats st;
+	uint64_t host_ops = 0;
 
-	vms_kvm_pager_stats(r.pg, &st);
+	vms_kvm_pager_stats(r.vm->pager, &st);
+	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
+		host_ops += r.d.host_ops[i];
 	printf("kvm-stress: %.1f s, %u vCPUs, %" PRIu64 " pages on a budget of %"
 	       PRIu64 "\n", secs, r.o.vcpus, pages, budget);
 	printf("  guest: %" PRIu64 " verified page reads, %" PRIu64
 	       " writes, %" PRIu64 " discarded pages read as zero\n",
-	       r.reads, r.writes, r.zero_reads);
+	       r.d.reads, r.d.writes, r.d.zero_reads);
 	printf("  pager: %" PRIu64 " evictions (%" PRIu64 " written, %" PRIu64
 	       " clean drops), %.0f refaults/s, faults zero %" PRIu64
 	       " backend %" PRIu64 " raced %" PRIu64 ", read-ahead %" PRIu64
@@ -306,11 +196,13 @@ int main(int argc, char **argv)
 				 (double)(st.faults_zero + st.faults_backend)
 		       : 0.0);
 	printf("  host: %" PRIu64 " operations; mismatches: guest %" PRIu64
-	       ", host check %" PRIu64 "\n", r.host_ops, r.mismatches, host_bad);
+	       ", host check %" PRIu64 "\n", host_ops, r.d.mismatches, host_bad);
 	kvm_vm_destroy(r.vm);
 	t_watchdog(0, "");
-	if (r.mismatches || host_bad)
+	if (r.d.mismatches || host_bad)
 		return 1;
+	CHECK(!r.d.host_error, "a host operation failed: %s",
+	      strerror(-r.d.host_error));
 	if (site >= 0) {
 		/* A page that cannot be had stops the run with the error; a
 		 * write that failed leaves its page resident, and it goes on. */
@@ -323,6 +215,7 @@ int main(int argc, char **argv)
 		return T_DONE();
 	}
 	CHECK(err == 0, "the pager failed: %s", strerror(-err));
+	CHECK_EQ(r.d.vcpu_exit, KVM_VCPU_DONE);
 	CHECK(st.evictions > 0 && st.faults_backend > 0,
 	      "nothing was paged: %" PRIu64 " evictions", st.evictions);
 	t_passed++;

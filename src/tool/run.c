@@ -467,6 +467,11 @@ static void usage(FILE *f)
 		"  --balloon RATE     a balloon takes RATE of guest RAM a second\n"
 		"                     (e.g. 16M), discarding it (workload verify)\n"
 		"  --tiering          the reclaimer moves recently used pages to node 0\n"
+		"  --kvm              a real KVM guest on /dev/kvm (workloads verify,\n"
+		"                     zipf, stream, idle; up to 16 vCPUs and 2G of\n"
+		"                     guest RAM), its RAM paged by vmsync within\n"
+		"                     --host-mem; --nodes, --balloon, --tiering and\n"
+		"                     --report are for simulated guests only\n"
 		"  --json FILE        the summary and a time series (every 250 ms) as\n"
 		"                     JSON; the schema is in vmsync(1)\n"
 		"  --report FILE      a self-contained HTML page with plots over time\n"
@@ -532,10 +537,11 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "zipf-theta", 1, 0, 'z' }, { "json", 1, 0, 'j' },
 		{ "report", 1, 0, 'r' },   { "nodes", 1, 0, 'N' },
 		{ "balloon", 1, 0, 'b' },  { "churn", 0, 0, 'c' },
+		{ "kvm", 0, 0, 'K' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
-	bool duration_given = false;
+	bool duration_given = false, nodes_given = false;
 	uint64_t v;
 	int c;
 
@@ -621,6 +627,7 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 			break;
 		case 'N':
 			ok = parse_nodes(optarg, cfg, &why);
+			nodes_given = true;
 			break;
 		case 'b':
 			/* A size per second: "8M" or "8M/s". */
@@ -639,6 +646,9 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 			break;
 		case 'q':
 			cfg->quiet = true;
+			break;
+		case 'K':
+			cfg->kvm = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -677,6 +687,18 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 			"must know is gone: only --workload verify knows\n");
 		return -1;
 	}
+	if (cfg->kvm && (cfg->balloon_rate || cfg->tiering || cfg->report_path ||
+			 nodes_given)) {
+		fprintf(stderr, "vmsync run: --nodes, --balloon, --tiering and "
+			"--report are for simulated guests, not --kvm\n");
+		return -1;
+	}
+	if (cfg->kvm && (cfg->vcpus > 16 || cfg->guest_mem > (2ull << 30) ||
+			 !run_kvm_workload_ok(cfg->workload->name))) {
+		fprintf(stderr, "vmsync run: --kvm takes up to 16 vCPUs, 2G of "
+			"guest RAM and the workloads verify, zipf, stream, idle\n");
+		return -1;
+	}
 	if (!cfg->host_mem)
 		cfg->host_mem = cfg->guest_mem / 4;
 	if (cfg->host_mem / PAGE < cfg->nodes * 256) {
@@ -706,6 +728,8 @@ int cmd_run(int argc, char **argv)
 
 	if (r)
 		return r > 0 ? EXIT_VERIFIED : EXIT_USAGE;
+	if (R.cfg.kvm)
+		return run_kvm(&R.cfg);
 	pthread_mutex_init(&R.report_lock, NULL);
 	pthread_rwlock_init(&R.layout, NULL);
 	vcpus = calloc(R.cfg.vcpus, sizeof(*vcpus));

@@ -37,6 +37,7 @@ struct run_cfg {
 	bool quiet;
 	bool churn;                 /* the host's storm of operations */
 	bool tiering;
+	bool kvm;                   /* a real KVM guest (run_kvm.c) */
 };
 
 
@@ -135,6 +136,11 @@ void run_fail(int err);
 bool run_tick(uint64_t ops, uint64_t bytes);
 /* The guest page's contents for generation @gen (0: zeroes). */
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
+
+/* `vmsync run --kvm` (run_kvm.c): the exit code of the run. */
+int run_kvm(const struct run_cfg *cfg);
+/* Has the real guest program this workload? */
+bool run_kvm_workload_ok(const char *name);
 
 /* What a run leaves behind (report.c): the machine-readable record and
  * the self-contained HTML page.  0 or -errno. */

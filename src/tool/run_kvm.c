@@ -1,0 +1,306 @@
+/* run_kvm.c - `vmsync run --kvm`: the same run on a real KVM guest whose
+ * RAM vmsync's pager keeps within --host-mem; the live line, summary,
+ * verdict and --json of its pager and guest. */
+#define _GNU_SOURCE
+#include "tool/run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool/kvm_drive.h"
+
+/* The guest program of each workload, and how often it writes. */
+static bool kvm_workload(const char *name, unsigned *wl, unsigned *write_pct)
+{
+	static const struct {
+		const char *name;
+		unsigned wl, write_pct;
+	} map[] = {
+		{ "verify", KVM_WL_VERIFY, 40 }, { "zipf", KVM_WL_ZIPF, 10 },
+		{ "stream", KVM_WL_STREAM, 50 }, { "idle", KVM_WL_IDLE, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (!strcmp(map[i].name, name)) {
+			*wl = map[i].wl;
+			*write_pct = map[i].write_pct;
+			return true;
+		}
+	return false;
+}
+
+bool run_kvm_workload_ok(const char *name)
+{
+	unsigned wl, pct;
+
+	return kvm_workload(name, &wl, &pct);
+}
+
+struct kvm_sample {
+	double t;
+	uint64_t ops;
+	struct vms_kvm_pager_stats st;
+};
+
+static void kvm_take(struct kvm_drive *d, struct kvm_sample *s, double t)
+{
+	s->t = t;
+	s->ops = atomic_load(&d->ops);
+	vms_kvm_pager_stats(d->vm->pager, &s->st);
+}
+
+static double mean_fault_us(const struct vms_kvm_pager_stats *a,
+			    const struct vms_kvm_pager_stats *b)
+{
+	uint64_t n = b->faults_zero + b->faults_backend - a->faults_zero -
+		     a->faults_backend;
+
+	return n ? (double)(b->fault_ns - a->fault_ns) / 1e3 / (double)n : 0;
+}
+
+static void kvm_live_line(const struct run_cfg *cfg,
+			  const struct kvm_sample *a,
+			  const struct kvm_sample *b, bool tty)
+{
+	double dt = b->t - a->t;
+
+	if (dt <= 0)
+		return;
+	printf("%s[%5.1fs/%.0fs] ops %7.0f/s  resident %6llu swapped %6llu  "
+	       "faults zero %5.0f/s backend %5.0f/s (%5.1f us)  evict %6.0f/s "
+	       "clean %5.0f/s%s",
+	       tty ? "\r\033[K" : "", b->t, cfg->duration_ns / 1e9,
+	       (b->ops - a->ops) / dt, (unsigned long long)b->st.resident,
+	       (unsigned long long)b->st.swapped,
+	       (b->st.faults_zero - a->st.faults_zero) / dt,
+	       (b->st.faults_backend - a->st.faults_backend) / dt,
+	       mean_fault_us(&a->st, &b->st),
+	       (b->st.evictions - a->st.evictions) / dt,
+	       (b->st.clean_drops - a->st.clean_drops) / dt, tty ? "" : "\n");
+	fflush(stdout);
+}
+
+static int kvm_json(const char *path, const struct run_cfg *cfg,
+		    const struct kvm_drive *d, const struct kvm_sample *end,
+		    const char *verdict)
+{
+	FILE *f = fopen(path, "w");
+	const struct vms_kvm_pager_stats *s = &end->st;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "{\n  \"kvm\": true,\n  \"verdict\": \"%s\",\n"
+		"  \"seconds\": %.3f,\n  \"vcpus\": %u,\n"
+		"  \"guest_mem\": %llu,\n  \"host_mem\": %llu,\n"
+		"  \"workload\": \"%s\",\n  \"seed\": %llu,\n",
+		verdict, end->t, cfg->vcpus,
+		(unsigned long long)cfg->guest_mem,
+		(unsigned long long)cfg->host_mem, cfg->workload->name,
+		(unsigned long long)cfg->seed);
+	fprintf(f, "  \"guest\": { \"ops\": %llu, \"page_reads\": %llu, "
+		"\"page_writes\": %llu, \"zero_reads\": %llu, "
+		"\"mismatches\": %llu },\n",
+		(unsigned long long)d->ops, (unsigned long long)d->reads,
+		(unsigned long long)d->writes, (unsigned long long)d->zero_reads,
+		(unsigned long long)d->mismatches);
+	fprintf(f, "  \"pager\": { \"resident\": %llu, \"swapped\": %llu, "
+		"\"faults_zero\": %llu, \"faults_backend\": %llu, "
+		"\"faults_raced\": %llu, \"readahead\": %llu, "
+		"\"evictions\": %llu, \"clean_drops\": %llu, \"writes\": %llu, "
+		"\"write_errors\": %llu, \"read_errors\": %llu, "
+		"\"discards\": %llu, \"harvests\": %llu, "
+		"\"mean_fault_us\": %.2f },\n",
+		(unsigned long long)s->resident, (unsigned long long)s->swapped,
+		(unsigned long long)s->faults_zero,
+		(unsigned long long)s->faults_backend,
+		(unsigned long long)s->faults_raced,
+		(unsigned long long)s->readahead,
+		(unsigned long long)s->evictions,
+		(unsigned long long)s->clean_drops,
+		(unsigned long long)s->writes,
+		(unsigned long long)s->write_errors,
+		(unsigned long long)s->read_errors,
+		(unsigned long long)s->discards,
+		(unsigned long long)s->harvests,
+		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
+	fprintf(f, "  \"host_ops\": {");
+	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
+		fprintf(f, "%s \"%s\": %llu", i ? "," : "", kvm_host_op_names[i],
+			(unsigned long long)d->host_ops[i]);
+	fprintf(f, " }\n}\n");
+	return fclose(f) ? -errno : 0;
+}
+
+int run_kvm(const struct run_cfg *cfg)
+{
+	const char *why = kvm_unavailable();
+	struct vms_swap_backend *be;
+	struct kvm_drive d = { 0 };
+	struct kvm_vm *vm;
+	pthread_t vt[KVM_MAX_VCPUS], churn;
+	int r;
+
+	if (why) {
+		fprintf(stderr, "vmsync run --kvm: %s\n", why);
+		return EXIT_ERROR;
+	}
+	r = kvm_vm_create(cfg->guest_mem, cfg->vcpus,
+			  (uint64_t)(cfg->zipf_theta * 1000), &vm);
+	if (r) {
+		fprintf(stderr, "vmsync run --kvm: the VM: %s\n", strerror(-r));
+		return EXIT_ERROR;
+	}
+	r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true, &be);
+	if (r) {
+		fprintf(stderr, "vmsync run --kvm: swap file in %s: %s\n",
+			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
+			strerror(-r));
+		kvm_vm_destroy(vm);
+		return EXIT_ERROR;
+	}
+	const char *engine = vms_swap_file_engine(be);
+	r = kvm_vm_attach_pager(vm, cfg->host_mem, be);
+	if (r) {
+		fprintf(stderr, "vmsync run --kvm: the pager (userfaultfd): %s\n",
+			strerror(-r));
+		be->release(be);
+		kvm_vm_destroy(vm);
+		return EXIT_ERROR;
+	}
+	d.vm = vm;
+	kvm_workload(cfg->workload->name, &d.workload, &d.write_pct);
+	d.seed = cfg->seed;
+	d.ops_limit = cfg->ops;
+	d.discards = cfg->workload->discards && cfg->churn;
+	pthread_mutex_init(&d.report_lock, NULL);
+	vm->priv = &d;
+	printf("vmsync run --kvm: %u vCPUs on /dev/kvm, %llu MiB guest RAM "
+	       "paged within %llu MiB, swap %llu MiB (%s),\n"
+	       "            workload %s, host churn %s, ",
+	       cfg->vcpus, (unsigned long long)(cfg->guest_mem >> 20),
+	       (unsigned long long)(cfg->host_mem >> 20),
+	       (unsigned long long)(cfg->swap_size >> 20), engine,
+	       cfg->workload->name,
+	       !cfg->churn ? "off" : d.discards ? "on" : "on (keeping contents)");
+	if (cfg->duration_ns)
+		printf("%.1f s", cfg->duration_ns / 1e9);
+	if (cfg->ops)
+		printf("%s%llu ops", cfg->duration_ns ? " or " : "",
+		       (unsigned long long)cfg->ops);
+	printf(", seed %llu\n", (unsigned long long)cfg->seed);
+
+	uint64_t t0 = tool_now_ns();
+	unsigned started = 0;
+	bool churn_up = false;
+
+	d.deadline_ns = cfg->duration_ns ? t0 + cfg->duration_ns : 0;
+	for (; started < cfg->vcpus; started++)
+		if (pthread_create(&vt[started], NULL, kvm_drive_vcpu,
+				   &vm->vcpus[started]))
+			break;
+	if (started == cfg->vcpus && cfg->churn)
+		churn_up = !pthread_create(&churn, NULL, kvm_drive_churn, &d);
+	if (started < cfg->vcpus || (cfg->churn && !churn_up)) {
+		d.host_error = -EAGAIN;
+		kvm_drive_stop(&d);
+	}
+
+	struct kvm_sample first, last, cur;
+	bool tty = isatty(STDOUT_FILENO);
+
+	kvm_take(&d, &first, 0);
+	last = first;
+	while (!atomic_load(&d.stop)) {
+		struct timespec ts = { 0, 250000000 };
+
+		nanosleep(&ts, NULL);
+		uint64_t now = tool_now_ns();
+		kvm_take(&d, &cur, (now - t0) / 1e9);
+		if (d.deadline_ns && now >= d.deadline_ns)
+			kvm_drive_stop(&d);
+		if (!cfg->quiet && (tty || cur.t - last.t >= 1)) {
+			kvm_live_line(cfg, &last, &cur, tty);
+			last = cur;
+		}
+	}
+	kvm_drive_stop(&d);
+	if (tty && !cfg->quiet)
+		printf("\n");
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(vt[i], NULL);
+	if (churn_up)
+		pthread_join(churn, NULL);
+	kvm_take(&d, &cur, (tool_now_ns() - t0) / 1e9);
+
+	const struct vms_kvm_pager_stats *s = &cur.st;
+	double secs = cur.t;
+	int err = atomic_load(&vm->error);
+
+	printf("\nsummary after %.1f s\n", secs);
+	printf("  guest operations  %10llu  (%.0f/s): %llu page reads "
+	       "verified, %llu page writes, %llu discarded pages read as "
+	       "zero\n",
+	       (unsigned long long)d.ops, d.ops / secs,
+	       (unsigned long long)d.reads, (unsigned long long)d.writes,
+	       (unsigned long long)d.zero_reads);
+	printf("  resident          %10llu pages (budget %llu), %llu swapped\n",
+	       (unsigned long long)s->resident,
+	       (unsigned long long)(cfg->host_mem / PAGE),
+	       (unsigned long long)s->swapped);
+	printf("  faults            %10llu zero, %llu from the backend, %llu "
+	       "raced; %llu pages read ahead; %.1f us each\n",
+	       (unsigned long long)s->faults_zero,
+	       (unsigned long long)s->faults_backend,
+	       (unsigned long long)s->faults_raced,
+	       (unsigned long long)s->readahead,
+	       mean_fault_us(&first.st, s));
+	printf("  evictions         %10llu  (%.0f/s): %llu written, %llu "
+	       "dropped clean; %llu dirty-log harvests\n",
+	       (unsigned long long)s->evictions, s->evictions / secs,
+	       (unsigned long long)s->writes,
+	       (unsigned long long)s->clean_drops,
+	       (unsigned long long)s->harvests);
+	printf("  host operations  ");
+	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
+		printf(" %s %llu", kvm_host_op_names[i],
+		       (unsigned long long)d.host_ops[i]);
+	printf("\n");
+
+	int rc;
+	if (err || d.host_error || (d.vcpu_exit != KVM_VCPU_DONE &&
+				    d.vcpu_exit != KVM_VCPU_STOPPED)) {
+		printf("verdict: error (%s)\n",
+		       err || d.host_error ? strerror(-(err ? err : d.host_error))
+					   : "a vCPU stopped: see above");
+		rc = EXIT_ERROR;
+	} else if (d.mismatches) {
+		printf("verdict: %llu mismatches\n",
+		       (unsigned long long)d.mismatches);
+		for (unsigned i = 0; i < d.nr_reported; i++)
+			printf("  gpa %#llx: expected %#018llx, got %#018llx\n",
+			       (unsigned long long)d.reported[i].gpa,
+			       (unsigned long long)d.reported[i].expected,
+			       (unsigned long long)d.reported[i].got);
+		rc = EXIT_MISMATCH;
+	} else {
+		printf("verdict: verified\n");
+		rc = EXIT_VERIFIED;
+	}
+	if (cfg->json_path) {
+		r = kvm_json(cfg->json_path, cfg, &d, &cur,
+			     rc == EXIT_VERIFIED ? "verified"
+			     : rc == EXIT_MISMATCH ? "mismatches" : "error");
+		if (r) {
+			fprintf(stderr, "vmsync run: cannot write %s: %s\n",
+				cfg->json_path, strerror(-r));
+			if (rc == EXIT_VERIFIED)
+				rc = EXIT_ERROR;
+		}
+	}
+	kvm_vm_destroy(vm);
+	pthread_mutex_destroy(&d.report_lock);
+	return rc;
+}
