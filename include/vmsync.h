@@ -482,11 +482,14 @@ void vms_mm_stats(struct vms_mm *mm, struct vms_mm_stats *st);
 
 /*
  * The VMM keeps its VM, vCPUs and memslots; it hands vmsync one memslot's
- * guest RAM, and vmsync keeps at most a budget of it resident: cold pages
- * are moved out of guest RAM (the kernel's MMU notifiers zap KVM's
- * translations) and written to a swap backend when KVM's dirty log says
- * they changed since their copy; a vCPU that touches one waits in KVM_RUN
- * while a vmsync thread brings it back through userfaultfd.
+ * guest RAM, and vmsync keeps at most a budget of it resident (plus the
+ * samples below, an eighth of it at most): candidates for eviction are
+ * moved out of guest RAM (the kernel's MMU notifiers zap KVM's
+ * translations) and wait there as samples; one the guest touches comes
+ * straight back, the others are written to a swap backend when KVM's
+ * dirty log says they changed since their copy.  A vCPU that touches a
+ * page that is away waits in KVM_RUN while a vmsync thread brings it back
+ * through userfaultfd.
  *
  * The RAM must be private anonymous memory of the calling process, page
  * aligned, in 4 KiB pages (MADV_NOHUGEPAGE), and its memslot must have
@@ -558,7 +561,11 @@ struct vms_kvm_pager_stats {
 	uint64_t evictions, clean_drops;      /* clean: no write needed */
 	uint64_t writes, write_errors, read_errors;
 	uint64_t discards, harvests;          /* DONTNEED pages, dirty logs */
-	uint64_t fault_ns;                    /* time in fault handling */
+	uint64_t fault_ns;                    /* time in zero and backend
+					       * faults */
+	/* Aging: pages moved out of guest RAM as candidates for eviction,
+	 * and of those, the ones the guest touched (moved back, no I/O). */
+	uint64_t samples, faults_sampled;
 };
 void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 			 struct vms_kvm_pager_stats *st);

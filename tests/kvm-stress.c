@@ -195,6 +195,8 @@ int main(int argc, char **argv)
 		       ? (double)st.fault_ns / 1e3 /
 				 (double)(st.faults_zero + st.faults_backend)
 		       : 0.0);
+	printf("  aging: %" PRIu64 " pages sampled, %" PRIu64 " of them touched "
+	       "and moved back\n", st.samples, st.faults_sampled);
 	printf("  host: %" PRIu64 " operations; mismatches: guest %" PRIu64
 	       ", host check %" PRIu64 "\n", host_ops, r.d.mismatches, host_bad);
 	kvm_vm_destroy(r.vm);

@@ -1,10 +1,10 @@
 /* pager.c - the pager of a real KVM guest's RAM: a budget of resident
- * pages kept by a reclaimer that moves runs of cold pages out of guest
- * RAM (UFFDIO_MOVE: the kernel's MMU notifiers zap KVM's sptes) and
- * writes the dirty ones to a vmsync swap backend, fault handlers that put
- * pages back through userfaultfd a run at a time, and the host's advice
- * (DONTNEED, PAGEOUT, WILLNEED, COLD).  KVM's dirty log tells which pages
- * changed since their swap copy. */
+ * pages kept by a reclaimer that samples the clock's candidates out of
+ * guest RAM (UFFDIO_MOVE: the kernel's MMU notifiers zap KVM's sptes)
+ * and writes the ones the guest did not touch meanwhile to a vmsync swap
+ * backend, when KVM's dirty log says they changed since their copy; fault
+ * handlers that put pages back through userfaultfd a run at a time; the
+ * host's advice (DONTNEED, PAGEOUT, WILLNEED, COLD). */
 #define _GNU_SOURCE
 #include "host/host.h"
 
@@ -41,7 +41,9 @@ struct uffdio_move {
  *   ZERO      not in guest RAM, reads as zeroes (never touched, discarded);
  *   RESIDENT  in guest RAM, and in the slot too while SLOT is set and the
  *             page is not DIRTY;
- *   SWAPPED   only in the slot.
+ *   SWAPPED   only in the slot;
+ *   SAMPLED   out of guest RAM in the sample ring at sample_pos[p],
+ *             still in memory (and in the slot, as RESIDENT).
  * DIRTY (the dirty log saw a guest write since the copy) may be set by a
  * harvest at any time; YOUNG (touched since the clock hand passed) by a
  * fault.  Every other change happens under LOCK.  Invariant: resident ==
@@ -52,6 +54,7 @@ struct uffdio_move {
 #define PP_ZERO   (0ull << 1)
 #define PP_RES    (1ull << 1)
 #define PP_SWAP   (2ull << 1)
+#define PP_SAMPLED (3ull << 1)
 #define PP_DIRTY  (1ull << 3)
 #define PP_YOUNG  (1ull << 4)
 #define PP_SLOT_SHIFT 12
@@ -97,6 +100,18 @@ struct vms_kvm_pager {
 	_Atomic uint64_t ra_next;
 	atomic_uint ra_window;
 
+	/* The sample ring (see "sampling"): positions count up, place
+	 * pos % RING_MAX holds the page ring_at[] says, moved there at
+	 * ring_ns[] with the dirty state ring_dirty[] it had then.  head,
+	 * tail and the ns/dirty arrays under evict_lock; ring_at[] is also
+	 * cleared by a fault that moves its page back (page lock held);
+	 * sample_pos[] under the page's lock.  tail - head <= ring_cap. */
+	uint8_t *ring;
+	_Atomic uint64_t *ring_at;
+	uint64_t *ring_ns, *sample_pos;
+	bool *ring_dirty;
+	uint64_t ring_head, ring_tail, ring_cap;
+
 	uint64_t clock_hand;            /* reclaimer thread only */
 	atomic_bool stop;
 	pthread_t reclaimer, handlers[4];
@@ -108,7 +123,8 @@ struct vms_kvm_pager {
 	struct {
 		_Atomic uint64_t faults_zero, faults_backend, faults_raced,
 			readahead, evictions, clean_drops, writes, write_errors,
-			read_errors, discards, harvests, refault_ns;
+			read_errors, discards, harvests, refault_ns, samples,
+			faults_sampled;
 	} st;
 };
 
@@ -296,85 +312,68 @@ static bool page_is_zero(const uint8_t *page)
 	return true;
 }
 
-/* Moves run [p, p+n) of locked resident pages to staging at @at; returns
- * how many moved (the rest stay where they are). */
-static uint64_t move_out(struct vms_kvm_pager *pg, uint64_t p, uint64_t n,
-			 uint64_t at)
+/* Moves @n locked resident pages at @pages (ascending) out of guest RAM to
+ * @dst, a run of contiguous pages at a time; moved[i] says which went
+ * (from then on the guest cannot write them: a touch faults, and waits
+ * for the page lock or finds them sampled). */
+static void move_out(struct vms_kvm_pager *pg, const uint64_t *pages,
+		     size_t n, uint8_t *const *dst, bool *moved)
 {
-	struct uffdio_move m = {
-		.dst = (uintptr_t)pg->staging + (at << PAGE_SHIFT),
-		.src = (uintptr_t)pg->ram + (p << PAGE_SHIFT),
-		.len = n << PAGE_SHIFT,
-		.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
-	};
-	if (!uffd_ioctl(pg, UFFDIO_MOVE, &m))
-		return n;
-	return m.move > 0 ? (uint64_t)m.move >> PAGE_SHIFT : 0;
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && pages[j] == pages[j - 1] + 1 &&
+				dst[j] == dst[j - 1] + PAGE_SIZE;
+		     j++)
+			;
+		struct uffdio_move m = {
+			.dst = (uintptr_t)dst[i],
+			.src = (uintptr_t)pg->ram + (pages[i] << PAGE_SHIFT),
+			.len = (j - i) << PAGE_SHIFT,
+			.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+		};
+		uint64_t got = j - i;
+
+		if (uffd_ioctl(pg, UFFDIO_MOVE, &m))
+			got = m.move > 0 ? (uint64_t)m.move >> PAGE_SHIFT : 0;
+		for (size_t k = i; k < j; k++)
+			moved[k] = k < i + got;
+	}
 }
 
 /*
- * Evicts locked resident pages (ascending) and unlocks them, layout_lock
- * held for reading (the dirty log takes KVM's slots_lock): harvest the
- * dirty log, move the batch out of guest RAM (from then on the guest
- * cannot write it; a touch faults and waits for the page lock), harvest
- * again, then write what is dirty or has no copy.  Skipping the second
- * harvest would trust a copy the guest overwrote between the two.
+ * The second half of every eviction: @n locked pages, out of guest RAM
+ * with their contents at bufs[i] and dirty[i] final.  A clean page with
+ * a copy is dropped, a page of zeroes needs no slot, the rest are written;
+ * a page whose write failed goes back, dirty.  Unlocks them all.
  */
-static void evict_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
-			 uint64_t *words, size_t n)
+static void write_out_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
+			     const uint64_t *words, uint8_t *const *bufs,
+			     const bool *dirty, size_t n)
 {
 	struct vms_swap_io io[RUN_MAX];
+	uint64_t next[RUN_MAX];
 	size_t nio = 0, io_of[RUN_MAX];
-	bool moved[RUN_MAX] = { false };
-	int r;
 
 	VMS_ASSERT(n <= RUN_MAX);
-	vms_lock(&pg->evict_lock);
-	r = harvest(pg);
-	vms_race_window(VMS_RACE_KVM_HARVEST_MOVE);
-	for (size_t i = 0, j; !r && i < n; i = j) {
-		for (j = i + 1; j < n && pages[j] == pages[j - 1] + 1; j++)
-			;
-		uint64_t got = move_out(pg, pages[i], j - i, i);
-
-		for (size_t k = i; k < i + got; k++)
-			moved[k] = true;
-	}
-	if (!r && !VMS_MUTANT_IS(kvm_single_harvest))
-		r = harvest(pg);
-	if (r) {
-		/* Without a dirty log no copy can be trusted: fail-stop. */
-		pager_fail(pg, r);
-		memset(moved, 0, sizeof(moved));
-	}
-
 	for (size_t i = 0; i < n; i++) {
-		uint64_t w = atomic_load(&pg->pp[pages[i]]);
-		uint64_t slot = PP_SLOT(w);
-		uint8_t *page = pg->staging + (i << PAGE_SHIFT);
+		uint64_t slot = PP_SLOT(words[i]);
 
 		io_of[i] = SIZE_MAX;
-		if (!moved[i])
-			continue;
-		bool dirty = (w & PP_DIRTY) || !slot;
-
-		if (VMS_MUTANT_IS(kvm_no_writeback))
-			dirty = !slot;
-		if (!dirty) {
-			words[i] = pp_make(PP_SWAP, slot);
+		if (!dirty[i] && slot) {
+			next[i] = pp_make(PP_SWAP, slot);
 			vms_stat_inc(&pg->st.clean_drops, 1);
-		} else if (page_is_zero(page)) {
+		} else if (page_is_zero(bufs[i])) {
 			/* Same-filled with zeroes: no I/O, no slot. */
 			slot_free(pg, slot);
-			words[i] = pp_make(PP_ZERO, 0);
+			next[i] = pp_make(PP_ZERO, 0);
 		} else {
 			if (!slot)
 				slot = slot_alloc(pg);
-			words[i] = pp_make(PP_SWAP, slot);
+			next[i] = pp_make(PP_SWAP, slot);
 			if (slot) {
 				io_of[i] = nio;
 				io[nio++] = (struct vms_swap_io){
-					.write = true, .slot = slot, .buf = page };
+					.write = true, .slot = slot,
+					.buf = bufs[i] };
 			} else {
 				io_of[i] = SIZE_MAX - 1;        /* swap full */
 			}
@@ -382,24 +381,17 @@ static void evict_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 	}
 	if (nio)
 		swap_backend_io(pg->be, io, nio);
-
 	for (size_t i = 0; i < n; i++) {
 		uint64_t p = pages[i];
-
-		if (!moved[i]) {
-			pp_unlock(pg, p, words[i], 0);
-			continue;
-		}
 		bool failed = io_of[i] == SIZE_MAX - 1 ||
 			      (io_of[i] < nio && io[io_of[i]].res);
+
 		if (failed) {
-			/* The page goes back, dirty, its copy forgotten. */
 			if (io_of[i] < nio) {
 				vms_stat_inc(&pg->st.write_errors, 1);
-				slot_free(pg, PP_SLOT(words[i]));
+				slot_free(pg, PP_SLOT(next[i]));
 			}
-			r = uffd_place(pg, p, 1,
-				       pg->staging + (i << PAGE_SHIFT));
+			int r = uffd_place(pg, p, 1, bufs[i]);
 			if (r)
 				pager_fail(pg, r);
 			pp_unlock(pg, p, pp_make(PP_RES, 0) | PP_DIRTY, 0);
@@ -408,13 +400,191 @@ static void evict_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 		if (io_of[i] < nio)
 			vms_stat_inc(&pg->st.writes, 1);
 		atomic_fetch_sub(&pg->resident, 1);
-		if ((words[i] & PP_STATE) == PP_SWAP)
+		if ((next[i] & PP_STATE) == PP_SWAP)
 			atomic_fetch_add(&pg->swapped, 1);
 		vms_stat_inc(&pg->st.evictions, 1);
-		pp_unlock(pg, p, words[i], PP_DIRTY | PP_YOUNG);
+		pp_unlock(pg, p, next[i], PP_DIRTY | PP_YOUNG);
 	}
+}
+
+/* Written: its copy is stale, or it has none (the no_writeback mutant
+ * trusts any copy). */
+static bool needs_write(struct vms_kvm_pager *pg, uint64_t p)
+{
+	uint64_t w = atomic_load(&pg->pp[p]);
+
+	if (VMS_MUTANT_IS(kvm_no_writeback))
+		return !PP_SLOT(w);
+	return (w & PP_DIRTY) || !PP_SLOT(w);
+}
+
+/*
+ * PAGEOUT: evicts locked resident pages (ascending) now and unlocks them,
+ * layout_lock held for reading (the dirty log takes KVM's slots_lock):
+ * harvest the dirty log, move the batch out, harvest again, write.
+ * Skipping the second harvest would trust a copy the guest overwrote
+ * between the first and the move.
+ */
+static void evict_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
+			 uint64_t *words, size_t n)
+{
+	uint64_t moved_pages[RUN_MAX], moved_words[RUN_MAX];
+	uint8_t *dst[RUN_MAX] = { NULL }, *bufs[RUN_MAX];
+	bool moved[RUN_MAX] = { false }, dirty[RUN_MAX];
+	size_t k = 0;
+	int r, again = 0;
+
+	VMS_ASSERT(n <= RUN_MAX);
+	vms_lock(&pg->evict_lock);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = pg->staging + (i << PAGE_SHIFT);
+	r = harvest(pg);
+	vms_race_window(VMS_RACE_KVM_HARVEST_MOVE);
+	if (r)
+		pager_fail(pg, r);      /* no dirty log: fail-stop */
+	else
+		move_out(pg, pages, n, dst, moved);
+	if (!r && !VMS_MUTANT_IS(kvm_single_harvest))
+		again = harvest(pg);
+	if (again)
+		pager_fail(pg, again);
+	for (size_t i = 0; i < n; i++) {
+		if (!moved[i]) {
+			pp_unlock(pg, pages[i], words[i], 0);
+			continue;
+		}
+		moved_pages[k] = pages[i];
+		moved_words[k] = atomic_load(&pg->pp[pages[i]]);
+		bufs[k] = dst[i];
+		/* The log failed after the move: no copy can be trusted. */
+		dirty[k++] = again || needs_write(pg, pages[i]);
+	}
+	write_out_locked(pg, moved_pages, moved_words, bufs, dirty, k);
 	madvise(pg->staging, n << PAGE_SHIFT, MADV_DONTNEED);
 	vms_unlock(&pg->evict_lock);
+}
+
+/* ---- sampling: which pages the guest uses ----
+ *
+ * The reclaimer does not evict the clock's candidates at once: it moves
+ * them out of guest RAM into the sample ring, where they stay in memory.
+ * A guest touch faults, and the handler moves the page straight back
+ * (young: the guest uses it; no I/O, no copy).  What was not touched by
+ * the time it reaches the ring's head is cold and is evicted from there.
+ * A page's dirty state for that eviction comes from a harvest after its
+ * move, as for PAGEOUT.
+ */
+#define RING_MAX 1024
+#define RING_FREE UINT64_MAX
+#define RING_AGE_NS 10000000ull     /* a sample's chance to be touched */
+
+static uint8_t *ring_page(struct vms_kvm_pager *pg, uint64_t pos)
+{
+	return pg->ring + ((pos % RING_MAX) << PAGE_SHIFT);
+}
+
+/* Samples locked resident pages (ascending): out to the ring's tail,
+ * harvested first (the kvm_single_harvest mutant trusts only this). */
+static size_t sample_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
+			    const uint64_t *words, size_t n)
+{
+	uint8_t *dst[RUN_MAX] = { NULL };
+	bool moved[RUN_MAX] = { false };
+	size_t k = 0;
+	int r = harvest(pg);
+
+	vms_race_window(VMS_RACE_KVM_HARVEST_MOVE);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = ring_page(pg, pg->ring_tail + i);
+	if (!r)
+		move_out(pg, pages, n, dst, moved);
+	else
+		pager_fail(pg, r);
+	uint64_t now = vms_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = words[i];
+
+		if (!r && moved[i]) {
+			uint64_t pos = pg->ring_tail + i;
+
+			pg->ring_dirty[pos % RING_MAX] =
+				(atomic_load(&pg->pp[pages[i]]) & PP_DIRTY) != 0;
+			pg->ring_ns[pos % RING_MAX] = now;
+			atomic_store(&pg->ring_at[pos % RING_MAX], pages[i]);
+			pg->sample_pos[pages[i]] = pos;
+			w = (w & ~PP_STATE) | PP_SAMPLED;
+			k++;
+		} else {
+			atomic_store(&pg->ring_at[(pg->ring_tail + i) % RING_MAX],
+				     RING_FREE);
+		}
+		pp_unlock(pg, pages[i], w, 0);
+	}
+	pg->ring_tail += n;
+	vms_stat_inc(&pg->st.samples, k);
+	return k;
+}
+
+/* Evicts up to RUN_MAX of the oldest samples (aged, or all of them when
+ * @force), from the ring's head.  Returns how many ring places it freed. */
+static size_t evict_samples(struct vms_kvm_pager *pg, bool force)
+{
+	uint64_t pages[RUN_MAX], words[RUN_MAX], now = vms_now_ns();
+	uint8_t *bufs[RUN_MAX];
+	bool dirty[RUN_MAX];
+	size_t n = 0, freed = 0;
+
+	while (pg->ring_head < pg->ring_tail && n < RUN_MAX) {
+		uint64_t pos = pg->ring_head, at = pos % RING_MAX;
+		uint64_t p = atomic_load(&pg->ring_at[at]), w;
+
+		if (p != RING_FREE) {
+			if (!force && now - pg->ring_ns[at] < RING_AGE_NS)
+				break;
+			/* A fault may hold it (moving it back): later. */
+			if (!pp_trylock(pg, p, &w))
+				break;
+			if ((w & PP_STATE) != PP_SAMPLED ||
+			    pg->sample_pos[p] != pos) {
+				pp_unlock(pg, p, w, 0);
+			} else {
+				pages[n] = p;
+				words[n] = w;
+				bufs[n] = ring_page(pg, pos);
+				dirty[n++] = pg->ring_dirty[at];
+			}
+		}
+		pg->ring_head++;
+		freed++;
+	}
+	if (n && !VMS_MUTANT_IS(kvm_single_harvest)) {
+		int r = harvest(pg);
+
+		if (r)
+			pager_fail(pg, r);
+		for (size_t i = 0; i < n; i++)
+			dirty[i] = r || needs_write(pg, pages[i]);
+	}
+	write_out_locked(pg, pages, words, bufs, dirty, n);
+	for (size_t i = 0; i < n; i++)
+		madvise(bufs[i], PAGE_SIZE, MADV_DONTNEED);
+	return freed;
+}
+
+/* A fault on a sampled page: back into guest RAM, young.  Page locked. */
+static int sample_return_locked(struct vms_kvm_pager *pg, uint64_t p)
+{
+	uint64_t pos = pg->sample_pos[p];
+	struct uffdio_move m = {
+		.dst = (uintptr_t)pg->ram + (p << PAGE_SHIFT),
+		.src = (uintptr_t)ring_page(pg, pos),
+		.len = PAGE_SIZE,
+	};
+	int r = uffd_ioctl(pg, UFFDIO_MOVE, &m);
+
+	if (!r)
+		atomic_store(&pg->ring_at[pos % RING_MAX], RING_FREE);
+	return r;
 }
 
 /* Up to RUN_MAX cold resident pages, locked and ascending: a clock that
@@ -472,13 +642,21 @@ static void *reclaimer_main(void *arg)
 			pthread_mutex_unlock(&pg->kick_mu);
 			continue;
 		}
-		pthread_rwlock_rdlock(&pg->layout_lock);
-		size_t n = pick_victims(pg, pages, words, RUN_MAX);
-
 		uint64_t errors = vms_stat_read(&pg->st.write_errors);
+		size_t n;
 
-		if (n)
-			evict_locked(pg, pages, words, n);
+		/* Cold samples go first; the ring full, the oldest go
+		 * anyway; else the clock's candidates become samples. */
+		pthread_rwlock_rdlock(&pg->layout_lock);
+		vms_lock(&pg->evict_lock);
+		bool full = pg->ring_tail - pg->ring_head + RUN_MAX > pg->ring_cap;
+		n = evict_samples(pg, full);
+		if (!n && !full) {
+			n = pick_victims(pg, pages, words, RUN_MAX);
+			if (n)
+				sample_locked(pg, pages, words, n);
+		}
+		vms_unlock(&pg->evict_lock);
 		pthread_rwlock_unlock(&pg->layout_lock);
 		if (!n) {
 			sched_yield();
@@ -574,6 +752,17 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		pp_unlock(pg, p, words[0], 0);
 		return;
 	}
+	case PP_SAMPLED:
+		/* Touched while sampled: the guest uses it.  Back at once,
+		 * without I/O (and not counted as a refault). */
+		n = good = 1;
+		r = sample_return_locked(pg, p);
+		if (!r) {
+			atomic_fetch_sub(&pg->resident, 1);     /* counted below */
+			vms_stat_inc(&pg->st.faults_sampled, 1);
+			t0 = 0;
+		}
+		break;
 	case PP_ZERO:
 		n = gather_run(pg, p, PP_ZERO, words, readahead_window(pg, p));
 		r = uffd_place(pg, p, n, NULL);
@@ -612,7 +801,8 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	atomic_store(&pg->ra_next, p + (good ? good : 1));
 	if (good > 1)
 		vms_stat_inc(&pg->st.readahead, good - 1);
-	vms_stat_inc(&pg->st.refault_ns, vms_now_ns() - t0);
+	if (t0)
+		vms_stat_inc(&pg->st.refault_ns, vms_now_ns() - t0);
 	if (atomic_load(&pg->resident) > pg->budget)
 		kick_reclaimer(pg);
 }
@@ -682,6 +872,12 @@ static void pager_free(struct vms_kvm_pager *pg)
 		close(pg->uffd);
 	if (pg->staging && pg->staging != MAP_FAILED)
 		munmap(pg->staging, RUN_MAX * PAGE_SIZE);
+	if (pg->ring && pg->ring != MAP_FAILED)
+		munmap(pg->ring, RING_MAX * PAGE_SIZE);
+	vms_free(pg->ring_at);
+	vms_free(pg->ring_ns);
+	vms_free(pg->ring_dirty);
+	vms_free(pg->sample_pos);
 	vms_free(pg->pp);
 	vms_free(pg->slot_used);
 	vms_free(pg->dirty_bitmap);
@@ -752,8 +948,21 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 	pg->staging = vms_os_mmap(NULL, RUN_MAX * PAGE_SIZE,
 				  PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pg->ring = vms_os_mmap(NULL, RING_MAX * PAGE_SIZE,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	pg->ring_at = vms_calloc(RING_MAX, sizeof(*pg->ring_at));
+	pg->ring_ns = vms_calloc(RING_MAX, sizeof(*pg->ring_ns));
+	pg->ring_dirty = vms_calloc(RING_MAX, sizeof(*pg->ring_dirty));
+	pg->sample_pos = vms_calloc(pg->pages, sizeof(*pg->sample_pos));
+	/* Samples wait in memory: an eighth of the budget at most. */
+	pg->ring_cap = pg->budget / 8 > RING_MAX ? RING_MAX
+		       : pg->budget / 8 < 2 * RUN_MAX ? 2 * RUN_MAX
+						      : pg->budget / 8;
 	r = !pg->pp || !pg->slot_used || !pg->dirty_bitmap ||
-			    pg->staging == MAP_FAILED
+			    pg->staging == MAP_FAILED || pg->ring == MAP_FAILED ||
+			    !pg->ring_at || !pg->ring_ns || !pg->ring_dirty ||
+			    !pg->sample_pos
 		    ? -ENOMEM
 		    : uffd_open();
 	if (r < 0)
@@ -773,6 +982,10 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 					  UFFDIO_REGISTER_MODE_WP);
 	if (!r)
 		r = uffd_register(pg->uffd, pg->staging, RUN_MAX * PAGE_SIZE,
+				  UFFDIO_REGISTER_MODE_MISSING |
+					  UFFDIO_REGISTER_MODE_WP);
+	if (!r)
+		r = uffd_register(pg->uffd, pg->ring, RING_MAX * PAGE_SIZE,
 				  UFFDIO_REGISTER_MODE_MISSING |
 					  UFFDIO_REGISTER_MODE_WP);
 	/* The dirty log must be on, and starts clean. */
@@ -852,7 +1065,17 @@ static int advise_dontneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 		uint64_t w = words[i];
 
 		if (!r) {
-			if ((w & PP_STATE) == PP_RES)
+			if ((w & PP_STATE) == PP_SAMPLED) {
+				/* Its place in the ring is let go unread. */
+				uint64_t pos = pg->sample_pos[page + i];
+
+				atomic_store(&pg->ring_at[pos % RING_MAX],
+					     RING_FREE);
+				madvise(ring_page(pg, pos), PAGE_SIZE,
+					MADV_DONTNEED);
+			}
+			if ((w & PP_STATE) == PP_RES ||
+			    (w & PP_STATE) == PP_SAMPLED)
 				atomic_fetch_sub(&pg->resident, 1);
 			if ((w & PP_STATE) == PP_SWAP)
 				atomic_fetch_sub(&pg->swapped, 1);
@@ -982,5 +1205,7 @@ void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 		.discards = vms_stat_read(&pg->st.discards),
 		.harvests = vms_stat_read(&pg->st.harvests),
 		.fault_ns = vms_stat_read(&pg->st.refault_ns),
+		.samples = vms_stat_read(&pg->st.samples),
+		.faults_sampled = vms_stat_read(&pg->st.faults_sampled),
 	};
 }

@@ -71,7 +71,7 @@ static void kvm_live_line(const struct run_cfg *cfg,
 		return;
 	printf("%s[%5.1fs/%.0fs] ops %7.0f/s  resident %6llu swapped %6llu  "
 	       "faults zero %5.0f/s backend %5.0f/s (%5.1f us)  evict %6.0f/s "
-	       "clean %5.0f/s%s",
+	       "clean %5.0f/s  sampled %5.0f/s touched %5.0f/s%s",
 	       tty ? "\r\033[K" : "", b->t, cfg->duration_ns / 1e9,
 	       (b->ops - a->ops) / dt, (unsigned long long)b->st.resident,
 	       (unsigned long long)b->st.swapped,
@@ -79,7 +79,10 @@ static void kvm_live_line(const struct run_cfg *cfg,
 	       (b->st.faults_backend - a->st.faults_backend) / dt,
 	       mean_fault_us(&a->st, &b->st),
 	       (b->st.evictions - a->st.evictions) / dt,
-	       (b->st.clean_drops - a->st.clean_drops) / dt, tty ? "" : "\n");
+	       (b->st.clean_drops - a->st.clean_drops) / dt,
+	       (b->st.samples - a->st.samples) / dt,
+	       (b->st.faults_sampled - a->st.faults_sampled) / dt,
+	       tty ? "" : "\n");
 	fflush(stdout);
 }
 
@@ -112,6 +115,7 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		"\"evictions\": %llu, \"clean_drops\": %llu, \"writes\": %llu, "
 		"\"write_errors\": %llu, \"read_errors\": %llu, "
 		"\"discards\": %llu, \"harvests\": %llu, "
+		"\"samples\": %llu, \"faults_sampled\": %llu, "
 		"\"mean_fault_us\": %.2f },\n",
 		(unsigned long long)s->resident, (unsigned long long)s->swapped,
 		(unsigned long long)s->faults_zero,
@@ -125,6 +129,8 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		(unsigned long long)s->read_errors,
 		(unsigned long long)s->discards,
 		(unsigned long long)s->harvests,
+		(unsigned long long)s->samples,
+		(unsigned long long)s->faults_sampled,
 		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
 	fprintf(f, "  \"host_ops\": {");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
@@ -263,6 +269,10 @@ int run_kvm(const struct run_cfg *cfg)
 	       (unsigned long long)s->writes,
 	       (unsigned long long)s->clean_drops,
 	       (unsigned long long)s->harvests);
+	printf("  aging             %10llu pages sampled, %llu of them touched "
+	       "by the guest and moved back\n",
+	       (unsigned long long)s->samples,
+	       (unsigned long long)s->faults_sampled);
 	printf("  host operations  ");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
 		printf(" %s %llu", kvm_host_op_names[i],
