@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kvm/kvm.h"
 #include "vmsync.h"
 
 #define PAGE VMS_PAGE_SIZE
@@ -39,11 +40,11 @@ struct figure figures[NR_FIGURES] = {
 	[F_ACCESS] = { .name = "guest access, resident", .unit = "GB/s",
 		.anchor = "the same 8-byte read loop over a host buffer" },
 	[F_FIRST_TOUCH] = { .name = "first-touch fault", .unit = "pages/s",
-		.anchor = "host first touch of fresh anonymous memory "
-			  "(a KVM guest's: no /dev/kvm here)" },
+		.anchor = "a real KVM guest's first touch of fresh RAM "
+			  "(the kernel allocates)" },
 	[F_INVALIDATE] = { .name = "DONTNEED, 2 vCPUs", .unit = "ns/page",
-		.anchor = "kernel MADV_DONTNEED of as much resident memory, "
-			  "1 GiB (KVM-mapped: no /dev/kvm here)" },
+		.anchor = "kernel MADV_DONTNEED of as much KVM-mapped memory, "
+			  "1 GiB" },
 	[F_METADATA] = { .name = "metadata per 4 KiB", .unit = "bytes",
 		.anchor = "the kernel's: 64 B struct page + PTE + EPT entry" },
 	[F_FAULT_SCALE] = { .name = "fault, 2 vCPUs", .unit = "pages/s",
@@ -54,6 +55,20 @@ struct figure figures[NR_FIGURES] = {
 		.anchor = "the same loop and seed in a host process" },
 	[F_ZIPF_QUARTER] = { .name = "zipf, 25% resident", .unit = "ops/s",
 		.anchor = "the same loop in a memory cgroup of 25%, kernel swap" },
+	[F_KVM_FAULT] = { .name = "kvm first touch", .unit = "us/fault",
+		.anchor = "a bare userfaultfd handler (UFFDIO_ZEROPAGE) for the "
+			  "same real guest" },
+	[F_KVM_SEQ] = { .name = "kvm refault, seq", .unit = "pages/s",
+		.anchor = "the same real guest over kernel swap: MADV_PAGEOUT, "
+			  "swap cache dropped" },
+	[F_KVM_RAND] = { .name = "kvm refault, random", .unit = "pages/s",
+		.anchor = "the same real guest over kernel swap" },
+	[F_KVM_REEVICT] = { .name = "kvm re-evict, read", .unit = "pages",
+		.anchor = "pages the kernel writes to swap again after the guest "
+			  "only read them back" },
+	[F_KVM_ZIPF] = { .name = "kvm zipf, 25%", .unit = "ops/s",
+		.anchor = "the same real guest in a memory cgroup of 25% of its "
+			  "RAM (+ its boot tables), kernel swap" },
 };
 
 double now_s(void)
@@ -196,7 +211,7 @@ static int vms_migrate_rep(const struct bench_cfg *cfg)
 
 /* ---- the kernel's side ---- */
 
-static long vmstat(const char *key)
+long bench_vmstat(const char *key)
 {
 	char name[64];
 	long v, found = -1;
@@ -211,7 +226,7 @@ static long vmstat(const char *key)
 	return found;
 }
 
-static int write_file(const char *path, const char *val)
+int bench_write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	ssize_t w = fd < 0 ? -1 : write(fd, val, strlen(val));
@@ -232,31 +247,44 @@ static long major_faults(void)
 
 /* The swap cache holds what MADV_PAGEOUT wrote while memory is plentiful;
  * squeezing our cgroup drops it, so touching reads the disk. */
-static int drop_swap_cache(const char *cg)
+int bench_drop_swap_cache(const char *cg)
 {
 	char path[320], big[32];
 
 	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
 	snprintf(big, sizeof(big), "%llu", 1ull << 40);
-	int r = write_file(path, "8388608");
-	return write_file(path, big) ? r ? r : -EIO : r;
+	int r = bench_write_file(path, "8388608");
+	return bench_write_file(path, big) ? r ? r : -EIO : r;
 }
 
 /* In a measuring child: joins memory cgroup @cg (limited to @limit bytes
  * unless 0), maps @n pages and writes each, swapping as the limit says.
  * The buffer, or NULL. */
-static uint8_t *child_join_and_fill(const char *cg, uint64_t n,
-				    uint64_t limit)
+int bench_cg_join(const char *cg, uint64_t limit)
 {
 	char path[320], val[32];
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
 	snprintf(val, sizeof(val), "%d", getpid());
-	if (write_file(path, val))
-		return NULL;
+	int r = bench_write_file(path, val);
+	if (r || !limit)
+		return r;
+	return bench_cg_limit(cg, limit);
+}
+
+int bench_cg_limit(const char *cg, uint64_t limit)
+{
+	char path[320], val[32];
+
 	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)limit);
-	if (limit && write_file(path, val))
+	return bench_write_file(path, val);
+}
+
+static uint8_t *child_join_and_fill(const char *cg, uint64_t n,
+				    uint64_t limit)
+{
+	if (bench_cg_join(cg, limit))
 		return NULL;
 	uint8_t *buf = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -280,18 +308,18 @@ static int kernel_swap_child(const struct bench_cfg *cfg, const char *cg,
 	if (!buf)
 		return 1;
 
-	long out0 = vmstat("pswpout");
+	long out0 = bench_vmstat("pswpout");
 	double t = now_s();
 	if (madvise(buf, n * PAGE, MADV_PAGEOUT))
 		return 1;
 	/* Until the writes are done, as vmsync's PAGEOUT waits for them. */
-	while (vmstat("nr_writeback") > 0)
+	while (bench_vmstat("nr_writeback") > 0)
 		usleep(100);
 	rate[0] = n / (now_s() - t);
-	if (vmstat("pswpout") - out0 < (long)n * 9 / 10)
+	if (bench_vmstat("pswpout") - out0 < (long)n * 9 / 10)
 		return 2;               /* it did not really swap */
 
-	if (drop_swap_cache(cg))
+	if (bench_drop_swap_cache(cg))
 		return 1;
 	long maj = major_faults();
 	t = now_s();
@@ -302,9 +330,9 @@ static int kernel_swap_child(const struct bench_cfg *cfg, const char *cg,
 
 	if (madvise(buf, n * PAGE, MADV_PAGEOUT))
 		return 1;
-	while (vmstat("nr_writeback") > 0)
+	while (bench_vmstat("nr_writeback") > 0)
 		usleep(100);
-	if (drop_swap_cache(cg))
+	if (bench_drop_swap_cache(cg))
 		return 1;
 	maj = major_faults();
 	t = now_s();
@@ -318,11 +346,6 @@ static int kernel_swap_child(const struct bench_cfg *cfg, const char *cg,
 	(void)sink;
 	return write(fd, rate, sizeof(rate)) == sizeof(rate) ? 0 : 1;
 }
-
-struct kswap {
-	char file[256], cg[256];
-	bool on;
-};
 
 static const char *kswap_setup(const struct bench_cfg *cfg, struct kswap *k)
 {
@@ -445,7 +468,7 @@ static int kernel_zipf_child(const struct bench_cfg *cfg, const char *cg,
 	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
 	double rate = zipf_loop_host(buf, n, cfg->seed);
 	snprintf(val, sizeof(val), "%llu", 1ull << 40);
-	write_file(path, val);
+	bench_write_file(path, val);
 	return write(fd, &rate, sizeof(rate)) == sizeof(rate) ? 0 : 1;
 }
 
@@ -700,6 +723,14 @@ int cmd_bench(int argc, char **argv)
 	figures[F_MIGRATE].anchor = nodes >= 2 ? "kernel move_pages(2)"
 					       : "memcpy of the same pages "
 						 "(one NUMA node here)";
+	if (kvm_unavailable()) {
+		figures[F_FIRST_TOUCH].anchor =
+			"host first touch of fresh anonymous memory (no real "
+			"guest: /dev/kvm does not open)";
+		figures[F_INVALIDATE].anchor =
+			"kernel MADV_DONTNEED of as much resident memory, 1 GiB "
+			"(not KVM-mapped: /dev/kvm does not open)";
+	}
 	printf("vmsync bench: %llu pages, %u repetitions%s\n",
 	       (unsigned long long)cfg.pages, cfg.reps,
 	       kskip ? "" : ", kernel swap on a file beside vmsync's");
@@ -726,6 +757,8 @@ int cmd_bench(int argc, char **argv)
 		if (!kskip)
 			kskip = kernel_swap_rep(&cfg, &k, order);
 		kernel_migrate_rep(&cfg);
+		if (!err)
+			err = kvm_bench_rep(&cfg, &k, kskip);
 		if (rep == 0)
 			memcpy(figures, saved, sizeof(saved));
 		if (isatty(STDERR_FILENO))

@@ -31,7 +31,8 @@ struct figure {
 enum {
 	F_SWAPOUT, F_SWAPIN_SEQ, F_SWAPIN_RAND, F_MIGRATE, F_ACCESS,
 	F_FIRST_TOUCH, F_INVALIDATE, F_METADATA, F_FAULT_SCALE, F_ACCESS_SCALE,
-	F_ZIPF_FULL, F_ZIPF_QUARTER, NR_FIGURES
+	F_ZIPF_FULL, F_ZIPF_QUARTER, F_KVM_FAULT, F_KVM_SEQ, F_KVM_RAND,
+	F_KVM_REEVICT, F_KVM_ZIPF, NR_FIGURES
 };
 
 extern struct figure figures[NR_FIGURES];
@@ -56,5 +57,33 @@ int guest_bench_rep(const struct bench_cfg *cfg);
 double zipf_loop_host(uint8_t *base, uint64_t pages, uint64_t seed);
 int vms_zipf_rep(struct vms_phys *phys, uint64_t pages, uint64_t seed,
 		 double *ops_per_s);
+
+/* ---- the kernel's side (bench.c) ---- */
+
+/* The kernel's swap for anchors: a swap file swapped on, and a memory
+ * cgroup (v1) for the measuring children. */
+struct kswap {
+	char file[256], cg[256];
+	bool on;
+};
+long bench_vmstat(const char *key);
+int bench_write_file(const char *path, const char *val);
+/* Joins memory cgroup @cg, limited to @limit bytes unless 0. */
+int bench_cg_join(const char *cg, uint64_t limit);
+int bench_cg_limit(const char *cg, uint64_t limit);
+/* Squeezes @cg for a moment, so that what its pages swapped out is read
+ * back from the disk, not the swap cache. */
+int bench_drop_swap_cache(const char *cg);
+
+/* One repetition of the real-KVM-guest figures (bench_kvm.c): vmsync's
+ * pager next to a bare userfaultfd handler and to the kernel's swap of
+ * the same guest (@kskip: why the latter cannot be had, or NULL).  Skips
+ * the figures, saying why, without /dev/kvm.  0 or -errno. */
+int kvm_bench_rep(const struct bench_cfg *cfg, const struct kswap *k,
+		  const char *kskip);
+/* A real guest's first touch of @pages (pages/s) and DONTNEED of them
+ * while KVM maps them (ns a page); false where /dev/kvm does not open. */
+bool kvm_touch_anchors(uint64_t pages, double *touch_per_s,
+		       double *dontneed_ns);
 
 #endif /* VMS_TOOL_BENCH_H */
