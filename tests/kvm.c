@@ -267,6 +267,33 @@ static void test_dontneed_willneed(void)
 	kvm_vm_destroy(vm);
 }
 
+/* mprotect read-only under the pager: reads work, swapped pages too; a
+ * write is an exit naming its gpa, not a hang. */
+static void test_write_protect(void)
+{
+	struct kvm_vm *vm = paged_vm(4 * MIB, 1, 4 * MIB);
+
+	if (!vm)
+		return;
+	uint64_t pages = vm->ram_pages;
+	command(vm, 0, KVM_WL_STREAM, 100, pages, 1);
+	run_checked(vm, 0);
+	CHECK_OK(vms_kvm_pager_advise(vm->pager, (uintptr_t)vm->ram,
+				      pages / 2 * 4096, VMS_MADV_PAGEOUT));
+	CHECK_OK(mprotect(vm->ram, pages * 4096, PROT_READ));
+	command(vm, 0, KVM_WL_STREAM, 0, pages, 2);
+	run_checked(vm, 0);
+	command(vm, 0, KVM_WL_STREAM, 100, 1, 3);
+	CHECK_EQ(kvm_vcpu_run(&vm->vcpus[0]), KVM_VCPU_EFAULT);
+	CHECK(vm->vcpus[0].exit_gpa == 0 || vm->vcpus[0].exit_gpa == KVM_RAM_GPA,
+	      "exit at %#" PRIx64, vm->vcpus[0].exit_gpa);
+	CHECK_OK(mprotect(vm->ram, pages * 4096, PROT_READ | PROT_WRITE));
+	command(vm, 0, KVM_WL_STREAM, 100, pages, 4);
+	run_checked(vm, 0);
+	CHECK_EQ(vms_kvm_pager_error(vm->pager), 0);
+	kvm_vm_destroy(vm);
+}
+
 /* Two vCPUs over RAM four times the budget: the budget holds, nothing is
  * lost. */
 static void test_budget(void)
@@ -306,6 +333,7 @@ int main(void)
 		return T_SKIP;
 	T_RUN(test_dirty_harvest);
 	T_RUN(test_dontneed_willneed);
+	T_RUN(test_write_protect);
 	T_RUN(test_budget);
 	return T_DONE();
 }

@@ -653,16 +653,16 @@ static void *reclaimer_main(void *arg)
 		n = evict_samples(pg, full);
 		if (!n && !full) {
 			n = pick_victims(pg, pages, words, RUN_MAX);
+			/* None moved (write-protected by the VMM, pinned):
+			 * no progress, so do not spin. */
 			if (n)
-				sample_locked(pg, pages, words, n);
+				n = sample_locked(pg, pages, words, n);
 		}
 		vms_unlock(&pg->evict_lock);
 		pthread_rwlock_unlock(&pg->layout_lock);
-		if (!n) {
-			sched_yield();
-		} else if (vms_stat_read(&pg->st.write_errors) != errors) {
-			/* Swap failing: do not spin on it. */
-			struct timespec ts = { 0, 1000000 };
+		if (!n || vms_stat_read(&pg->st.write_errors) != errors) {
+			/* Nothing to do yet, or swap failing: do not spin. */
+			struct timespec ts = { 0, n ? 1000000 : 200000 };
 			nanosleep(&ts, NULL);
 		}
 	}
