@@ -356,17 +356,6 @@ static void scenario(void)
 	teardown(&w);
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "fault: a scenario hung (30 s): ";
-
-	(void)sig;
-	(void)!write(2, msg, sizeof(msg) - 1);
-	(void)!write(2, scene, strlen(scene));
-	(void)!write(2, "\n", 1);
-	_exit(1);
-}
-
 /* One scenario with @site's @nth call failing (from then on when
  * @persist): checks the leaks around it. */
 static void run_one(enum vms_fault_site site, uint64_t nth, bool persist)
@@ -380,9 +369,9 @@ static void run_one(enum vms_fault_site site, uint64_t nth, bool persist)
 	scene = name;
 	for (unsigned s = 0; s < VMS_FAULT_NR; s++)
 		vms_fault_arm(s, s == site ? nth : 0, persist);
-	alarm(30);
+	t_watchdog(30, name);
 	scenario();
-	alarm(0);
+	t_watchdog(0, "");
 	vms_fault_disarm();
 	CHECK(vms_heap_live() == heap, "%s: %" PRId64 " heap blocks leaked",
 	      scene, vms_heap_live() - heap);
@@ -410,7 +399,6 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	signal(SIGALRM, on_alarm);
 
 	/* A clean run counts each site's calls. */
 	uint64_t calls[VMS_FAULT_NR];

@@ -43,6 +43,14 @@ static void run_checked(struct kvm_vm *vm, unsigned id)
 	CHECK_EQ(mb->done_ops, mb->ops);
 }
 
+/* One command on vCPU 0, to its end, checked. */
+static void run_cmd(struct kvm_vm *vm, unsigned workload, unsigned write_pct,
+		    uint64_t ops, uint64_t seed)
+{
+	command(vm, 0, workload, write_pct, ops, seed);
+	run_checked(vm, 0);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *v = arg;
@@ -149,6 +157,16 @@ static struct kvm_vm *paged_vm(uint64_t ram, unsigned vcpus, uint64_t budget)
 	return vm;
 }
 
+/* A paged VM whose every page the guest wrote once. */
+static struct kvm_vm *written_vm(uint64_t ram, uint64_t budget)
+{
+	struct kvm_vm *vm = paged_vm(ram, 1, budget);
+
+	if (vm)
+		run_cmd(vm, KVM_WL_STREAM, 100, vm->ram_pages, 1);
+	return vm;
+}
+
 static void stats(struct kvm_vm *vm, struct vms_kvm_pager_stats *st)
 {
 	vms_kvm_pager_stats(vm->pager, st);
@@ -171,8 +189,7 @@ static void test_zero_and_readahead(void)
 	if (!vm)
 		return;
 	pages = vm->ram_pages;
-	command(vm, 0, KVM_WL_STREAM, 100, pages, 1);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 100, pages, 1);
 	stats(vm, &a);
 	CHECK_EQ(a.faults_backend, 0);
 	CHECK(a.faults_zero > 0 && a.faults_zero < pages / 4,
@@ -185,8 +202,7 @@ static void test_zero_and_readahead(void)
 	CHECK_EQ(b.resident, 0);
 	CHECK_EQ(b.swapped, pages);
 	CHECK_EQ(b.writes - a.writes, pages);
-	command(vm, 0, KVM_WL_STREAM, 0, pages, 1);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 0, pages, 1);
 	stats(vm, &a);
 	CHECK(a.faults_backend - b.faults_backend < pages / 4,
 	      "%" PRIu64 " backend faults for %" PRIu64 " pages",
@@ -200,16 +216,13 @@ static void test_zero_and_readahead(void)
 static void test_dirty_harvest(void)
 {
 	struct vms_kvm_pager_stats a, b;
-	struct kvm_vm *vm = paged_vm(4 * MIB, 1, 4 * MIB);
+	struct kvm_vm *vm = written_vm(4 * MIB, 4 * MIB);
 
 	if (!vm)
 		return;
 	uint64_t pages = vm->ram_pages;
-	command(vm, 0, KVM_WL_STREAM, 100, pages, 1);
-	run_checked(vm, 0);
 	CHECK_OK(advise_all(vm, VMS_MADV_PAGEOUT));
-	command(vm, 0, KVM_WL_STREAM, 0, pages, 2);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 0, pages, 2);
 	stats(vm, &a);
 	CHECK_OK(advise_all(vm, VMS_MADV_PAGEOUT));
 	stats(vm, &b);
@@ -217,14 +230,12 @@ static void test_dirty_harvest(void)
 	CHECK_EQ(b.clean_drops - a.clean_drops, pages);
 	CHECK_EQ(b.writes, a.writes);
 
-	command(vm, 0, KVM_WL_STREAM, 100, pages / 2, 3);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 100, pages / 2, 3);
 	stats(vm, &a);
 	CHECK_OK(advise_all(vm, VMS_MADV_PAGEOUT));
 	stats(vm, &b);
 	CHECK_EQ(b.writes - a.writes, pages / 2);
-	command(vm, 0, KVM_WL_STREAM, 0, pages, 4);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 0, pages, 4);
 	kvm_vm_destroy(vm);
 }
 
@@ -233,13 +244,11 @@ static void test_dirty_harvest(void)
 static void test_dontneed_willneed(void)
 {
 	struct vms_kvm_pager_stats a, b;
-	struct kvm_vm *vm = paged_vm(4 * MIB, 1, 4 * MIB);
+	struct kvm_vm *vm = written_vm(4 * MIB, 4 * MIB);
 
 	if (!vm)
 		return;
 	uint64_t pages = vm->ram_pages;
-	command(vm, 0, KVM_WL_STREAM, 100, pages, 1);
-	run_checked(vm, 0);
 	CHECK_OK(vms_kvm_pager_advise(vm->pager, (uintptr_t)vm->ram,
 				      pages / 2 * 4096, VMS_MADV_PAGEOUT));
 	/* Discard a quarter that is swapped and a quarter that is not,
@@ -255,8 +264,7 @@ static void test_dontneed_willneed(void)
 	CHECK_OK(advise_all(vm, VMS_MADV_WILLNEED));
 	stats(vm, &b);
 	CHECK_EQ(b.swapped, 0);
-	command(vm, 0, KVM_WL_STREAM, 0, pages, 2);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 0, pages, 2);
 	CHECK_EQ(vm->mbox[0].zero_reads, n);
 	stats(vm, &a);
 	CHECK_EQ(a.faults_backend, b.faults_backend);   /* all read ahead */
@@ -271,25 +279,21 @@ static void test_dontneed_willneed(void)
  * write is an exit naming its gpa, not a hang. */
 static void test_write_protect(void)
 {
-	struct kvm_vm *vm = paged_vm(4 * MIB, 1, 4 * MIB);
+	struct kvm_vm *vm = written_vm(4 * MIB, 4 * MIB);
 
 	if (!vm)
 		return;
 	uint64_t pages = vm->ram_pages;
-	command(vm, 0, KVM_WL_STREAM, 100, pages, 1);
-	run_checked(vm, 0);
 	CHECK_OK(vms_kvm_pager_advise(vm->pager, (uintptr_t)vm->ram,
 				      pages / 2 * 4096, VMS_MADV_PAGEOUT));
 	CHECK_OK(mprotect(vm->ram, pages * 4096, PROT_READ));
-	command(vm, 0, KVM_WL_STREAM, 0, pages, 2);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 0, pages, 2);
 	command(vm, 0, KVM_WL_STREAM, 100, 1, 3);
 	CHECK_EQ(kvm_vcpu_run(&vm->vcpus[0]), KVM_VCPU_EFAULT);
 	CHECK(vm->vcpus[0].exit_gpa == 0 || vm->vcpus[0].exit_gpa == KVM_RAM_GPA,
 	      "exit at %#" PRIx64, vm->vcpus[0].exit_gpa);
 	CHECK_OK(mprotect(vm->ram, pages * 4096, PROT_READ | PROT_WRITE));
-	command(vm, 0, KVM_WL_STREAM, 100, pages, 4);
-	run_checked(vm, 0);
+	run_cmd(vm, KVM_WL_STREAM, 100, pages, 4);
 	CHECK_EQ(vms_kvm_pager_error(vm->pager), 0);
 	kvm_vm_destroy(vm);
 }

@@ -270,6 +270,17 @@ static void *host_balloon(void *arg)
 
 /* ---- setup, progress, verdict ---- */
 
+int run_swap_file(const struct run_cfg *cfg, struct vms_swap_backend **be)
+{
+	int r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true, be);
+
+	if (r)
+		fprintf(stderr, "vmsync run: swap file in %s: %s\n",
+			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
+			strerror(-r));
+	return r;
+}
+
 static int run_setup(void)
 {
 	const struct run_cfg *cfg = &R.cfg;
@@ -290,13 +301,9 @@ static int run_setup(void)
 	r = vms_phys_create(&pc, &R.phys);
 	if (r)
 		return r;
-	r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true, &be);
-	if (r) {
-		fprintf(stderr, "vmsync run: swap file in %s: %s\n",
-			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
-			strerror(-r));
+	r = run_swap_file(cfg, &be);
+	if (r)
 		return r;
-	}
 	R.swap_engine = vms_swap_file_engine(be);
 	r = vms_swap_on(R.phys, be, 0, 0);
 	if (r) {

@@ -137,6 +137,9 @@ bool run_tick(uint64_t ops, uint64_t bytes);
 /* The guest page's contents for generation @gen (0: zeroes). */
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
 
+/* The swap file of --swap; a line on stderr when it cannot be made. */
+int run_swap_file(const struct run_cfg *cfg, struct vms_swap_backend **be);
+
 /* `vmsync run --kvm` (run_kvm.c): the exit code of the run. */
 int run_kvm(const struct run_cfg *cfg);
 /* Has the real guest program this workload? */

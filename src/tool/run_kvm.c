@@ -159,11 +159,7 @@ int run_kvm(const struct run_cfg *cfg)
 		fprintf(stderr, "vmsync run --kvm: the VM: %s\n", strerror(-r));
 		return EXIT_ERROR;
 	}
-	r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true, &be);
-	if (r) {
-		fprintf(stderr, "vmsync run --kvm: swap file in %s: %s\n",
-			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
-			strerror(-r));
+	if (run_swap_file(cfg, &be)) {
 		kvm_vm_destroy(vm);
 		return EXIT_ERROR;
 	}
