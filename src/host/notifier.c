@@ -264,7 +264,7 @@ int mm_invalidate_pages_start(struct vms_mm *mm, struct mm_inval *inv,
 
 static int invalidate_start(struct vms_mm *mm, struct mm_inval *inv)
 {
-	bool blockable = inv->range.blockable;
+	bool blockable __attribute__((unused)) = inv->range.blockable;
 
 	inv->srcu_idx = vms_srcu_read_lock(&mm->srcu);
 	inv->subs = (struct mm_subs *)subs_get(mm);

@@ -68,7 +68,7 @@ struct figure figures[NR_FIGURES] = {
 			  "only read them back" },
 	[F_KVM_ZIPF] = { .name = "kvm zipf, 25%", .unit = "ops/s",
 		.anchor = "the same real guest in a memory cgroup of 25% of its "
-			  "RAM (+ its boot tables), kernel swap" },
+			  "RAM (+ 8 MiB for the rest of it), kernel swap" },
 };
 
 double now_s(void)

@@ -24,6 +24,9 @@
 #define MADV_PAGEOUT 21
 #endif
 #define PAGE VMS_PAGE_SIZE
+/* What a guest's process needs beside its RAM: the boot memslot, KVM's
+ * shadow pages, the heap and stacks. */
+#define KVM_CG_SLACK (8u << 20)
 
 /* Runs one command on vCPU 0 (this thread); its seconds, or -1 when it
  * did not end at its doorbell or a read mismatched. */
@@ -219,11 +222,11 @@ static int kernel_child(const struct bench_cfg *cfg, const char *cg, int fd)
 	out[2] = n / s;
 	kvm_vm_destroy(vm);
 
-	/* A quarter of guest RAM, and room for the boot memslot's tables
-	 * and page tables (vmsync's pager may hold an eighth more, in its
-	 * sample ring). */
-	if (bench_cg_limit(cg, n / 4 * PAGE + KVM_IMAGE_GPA +
-				       kvm_tables_bytes(n, n) + (1u << 20)) ||
+	/* A quarter of guest RAM, and room for the boot memslot's tables,
+	 * the process and KVM's own memory (vmsync's pager may hold an
+	 * eighth more, in its sample ring). */
+	if (bench_cg_limit(cg, n / 4 * PAGE + kvm_tables_bytes(n, n) +
+				       KVM_CG_SLACK) ||
 	    kvm_vm_create(n * PAGE, 1, 0, &vm))
 		return 1;
 	long in0 = bench_vmstat("pswpin");
@@ -256,13 +259,19 @@ static const char *kernel_rep(const struct bench_cfg *cfg,
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 	bench_cg_limit(k->cg, 1ull << 40);
-	if (got != sizeof(out))
-		return WIFEXITED(st) && WEXITSTATUS(st) == 3
-			       ? "the guest failed over kernel swap"
-		       : WIFEXITED(st) && WEXITSTATUS(st) == 4
-			       ? "the memory cgroup's limit did not make the "
-				 "kernel swap"
-			       : "the measuring child failed";
+	if (got != sizeof(out)) {
+		static const char *const why[] = {
+			"the measuring child was killed (by the memory "
+			"cgroup's OOM killer?)",
+			"the child could not join the memory cgroup or make its VM",
+			"MADV_PAGEOUT of the guest's RAM failed",
+			"the guest failed over kernel swap",
+			"the memory cgroup's limit did not make the kernel swap",
+		};
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+
+		return why[code > 0 && code < 5 ? code : 0];
+	}
 	add(&figures[F_KVM_SEQ].theirs, out[0]);
 	add(&figures[F_KVM_REEVICT].theirs, out[1]);
 	add(&figures[F_KVM_RAND].theirs, out[2]);
