@@ -537,10 +537,12 @@ void vms_kvm_pager_destroy(struct vms_kvm_pager *pg);
 int vms_kvm_pager_error(struct vms_kvm_pager *pg);
 
 /* madvise(2) on the paged RAM, [hva, hva+len) inside it: DONTNEED (reads
- * as zeroes afterwards), PAGEOUT (evicted now), WILLNEED (swapped pages
- * come back now), COLD (the first to go).  Blocks while a fault holds one
- * of the pages.  -EINVAL for other advice or a range outside the RAM,
- * -EIO when WILLNEED could not read a page (it stays swapped). */
+ * as zeroes afterwards), FREE (the old data, or zeroes once evicted, but
+ * never zeroes after a later write), PAGEOUT (evicted now), WILLNEED
+ * (swapped pages come back now), COLD (the first to go).  Blocks while a
+ * fault holds one of the pages.  -EINVAL for other advice or a range
+ * outside the RAM, -EIO when WILLNEED could not read a page (it stays
+ * swapped), -errno of KVM_GET_DIRTY_LOG for FREE. */
 int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
 			 int advice);
 
@@ -566,6 +568,7 @@ struct vms_kvm_pager_stats {
 	/* Aging: pages moved out of guest RAM as candidates for eviction,
 	 * and of those, the ones the guest touched (moved back, no I/O). */
 	uint64_t samples, faults_sampled;
+	uint64_t lazyfree;                    /* MADV_FREE pages gone as zeroes */
 };
 void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 			 struct vms_kvm_pager_stats *st);

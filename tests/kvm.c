@@ -271,7 +271,31 @@ static void test_dontneed_willneed(void)
 	CHECK_EQ(vms_kvm_pager_advise(vm->pager, (uintptr_t)vm->ram + 1, 4096,
 				      VMS_MADV_DONTNEED), -EINVAL);
 	CHECK_EQ(vms_kvm_pager_advise(vm->pager, (uintptr_t)vm->ram, 4096,
-				      VMS_MADV_FREE), -EINVAL);
+				      VMS_MADV_NORMAL), -EINVAL);
+	kvm_vm_destroy(vm);
+}
+
+/* FREE: pages written since come back, the others may go as zeroes - and
+ * do, at a PAGEOUT, without I/O. */
+static void test_free(void)
+{
+	struct vms_kvm_pager_stats a, b;
+	struct kvm_vm *vm = written_vm(4 * MIB, 4 * MIB);
+
+	if (!vm)
+		return;
+	uint64_t pages = vm->ram_pages;
+	for (uint64_t p = 0; p < pages; p++)
+		vm->tables.discard[p] += 2;
+	CHECK_OK(advise_all(vm, VMS_MADV_FREE));
+	run_cmd(vm, KVM_WL_STREAM, 100, pages / 2, 2);
+	stats(vm, &a);
+	CHECK_OK(advise_all(vm, VMS_MADV_PAGEOUT));
+	stats(vm, &b);
+	CHECK_EQ(b.lazyfree - a.lazyfree, pages - pages / 2);
+	CHECK_EQ(b.writes - a.writes, pages / 2);
+	run_cmd(vm, KVM_WL_STREAM, 0, pages, 3);
+	CHECK_EQ(vm->mbox[0].zero_reads, pages - pages / 2);
 	kvm_vm_destroy(vm);
 }
 
@@ -318,6 +342,9 @@ static void test_budget(void)
 	/* Over the budget only by what faults placed since the reclaimer's
 	 * last look: at most a run per vCPU and handler. */
 	CHECK(st.resident <= 512 + 4 * 32, "resident %" PRIu64, st.resident);
+	/* The reclaimer evicts only pages it sampled first. */
+	CHECK(st.samples >= st.evictions, "%" PRIu64 " samples, %" PRIu64
+	      " evictions", st.samples, st.evictions);
 	kvm_vm_destroy(vm);
 }
 
@@ -337,6 +364,7 @@ int main(void)
 		return T_SKIP;
 	T_RUN(test_dirty_harvest);
 	T_RUN(test_dontneed_willneed);
+	T_RUN(test_free);
 	T_RUN(test_write_protect);
 	T_RUN(test_budget);
 	return T_DONE();

@@ -44,9 +44,9 @@ struct uffdio_move {
  *   SWAPPED   only in the slot;
  *   SAMPLED   out of guest RAM in the sample ring at sample_pos[p],
  *             still in memory (and in the slot, as RESIDENT).
- * DIRTY (the dirty log saw a guest write since the copy) may be set by a
- * harvest at any time; YOUNG (touched since the clock hand passed) by a
- * fault.  Every other change happens under LOCK.  Invariant: resident ==
+ * DIRTY (the dirty log saw a guest write since the copy or since the
+ * MADV_FREE that set LAZY) may be set by a harvest at any time; YOUNG
+ * (touched since the clock hand passed) by a fault.  Every other change happens under LOCK.  Invariant: resident ==
  * pages in state RESIDENT, and a slot is used by exactly one page.
  */
 #define PP_LOCK   (1ull << 0)
@@ -57,6 +57,8 @@ struct uffdio_move {
 #define PP_SAMPLED (3ull << 1)
 #define PP_DIRTY  (1ull << 3)
 #define PP_YOUNG  (1ull << 4)
+#define PP_LAZY   (1ull << 5)       /* MADV_FREE: may go as zeroes while
+				     * no write follows (no DIRTY) */
 #define PP_SLOT_SHIFT 12
 #define PP_SLOT(w) ((w) >> PP_SLOT_SHIFT)
 
@@ -124,7 +126,7 @@ struct vms_kvm_pager {
 		_Atomic uint64_t faults_zero, faults_backend, faults_raced,
 			readahead, evictions, clean_drops, writes, write_errors,
 			read_errors, discards, harvests, refault_ns, samples,
-			faults_sampled;
+			faults_sampled, lazyfree;
 	} st;
 };
 
@@ -358,7 +360,12 @@ static void write_out_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 		uint64_t slot = PP_SLOT(words[i]);
 
 		io_of[i] = SIZE_MAX;
-		if (!dirty[i] && slot) {
+		if ((atomic_load(&pg->pp[pages[i]]) & PP_LAZY) && !dirty[i]) {
+			/* Freed and not written since: it goes as zeroes. */
+			slot_free(pg, slot);
+			next[i] = pp_make(PP_ZERO, 0);
+			vms_stat_inc(&pg->st.lazyfree, 1);
+		} else if (!dirty[i] && slot) {
 			next[i] = pp_make(PP_SWAP, slot);
 			vms_stat_inc(&pg->st.clean_drops, 1);
 		} else if (page_is_zero(bufs[i])) {
@@ -394,7 +401,7 @@ static void write_out_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 			int r = uffd_place(pg, p, 1, bufs[i]);
 			if (r)
 				pager_fail(pg, r);
-			pp_unlock(pg, p, pp_make(PP_RES, 0) | PP_DIRTY, 0);
+			pp_unlock(pg, p, pp_make(PP_RES, 0) | PP_DIRTY, PP_LAZY);
 			continue;
 		}
 		if (io_of[i] < nio)
@@ -403,16 +410,18 @@ static void write_out_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 		if ((next[i] & PP_STATE) == PP_SWAP)
 			atomic_fetch_add(&pg->swapped, 1);
 		vms_stat_inc(&pg->st.evictions, 1);
-		pp_unlock(pg, p, next[i], PP_DIRTY | PP_YOUNG);
+		pp_unlock(pg, p, next[i], PP_DIRTY | PP_YOUNG | PP_LAZY);
 	}
 }
 
 /* Written: its copy is stale, or it has none (the no_writeback mutant
- * trusts any copy). */
+ * trusts any copy); a lazily freed page only when written since. */
 static bool needs_write(struct vms_kvm_pager *pg, uint64_t p)
 {
 	uint64_t w = atomic_load(&pg->pp[p]);
 
+	if (w & PP_LAZY)
+		return w & PP_DIRTY;
 	if (VMS_MUTANT_IS(kvm_no_writeback))
 		return !PP_SLOT(w);
 	return (w & PP_DIRTY) || !PP_SLOT(w);
@@ -993,8 +1002,6 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 		r = harvest(pg);
 	if (r)
 		goto fail;
-	for (uint64_t p = 0; p < pg->pages; p++)
-		atomic_store(&pg->pp[p], 0);
 	r = vms_os_thread_create(&pg->reclaimer, reclaimer_main, pg);
 	if (r)
 		goto fail;
@@ -1089,6 +1096,24 @@ static int advise_dontneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 	return r;
 }
 
+/* FREE: what the guest wrote so far may go as zeroes, until it writes
+ * again.  The harvest first, so that DIRTY then means "written since". */
+static int advise_free(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
+{
+	pthread_rwlock_rdlock(&pg->layout_lock);
+	int r = harvest(pg);
+
+	for (uint64_t p = page; !r && p < page + n; p++) {
+		uint64_t w = pp_lock(pg, p), st = w & PP_STATE;
+
+		if (st == PP_RES || st == PP_SAMPLED)
+			w |= PP_LAZY;
+		pp_unlock(pg, p, w, st == PP_RES || st == PP_SAMPLED ? PP_DIRTY : 0);
+	}
+	pthread_rwlock_unlock(&pg->layout_lock);
+	return r;
+}
+
 /* PAGEOUT: the resident pages go now, in runs. */
 static int advise_pageout(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 {
@@ -1174,6 +1199,8 @@ int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
 	switch (advice) {
 	case VMS_MADV_DONTNEED:
 		return advise_dontneed(pg, page, n);
+	case VMS_MADV_FREE:
+		return advise_free(pg, page, n);
 	case VMS_MADV_PAGEOUT:
 		return advise_pageout(pg, page, n);
 	case VMS_MADV_WILLNEED:
@@ -1207,5 +1234,6 @@ void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 		.fault_ns = vms_stat_read(&pg->st.refault_ns),
 		.samples = vms_stat_read(&pg->st.samples),
 		.faults_sampled = vms_stat_read(&pg->st.faults_sampled),
+		.lazyfree = vms_stat_read(&pg->st.lazyfree),
 	};
 }

@@ -89,22 +89,22 @@ static int advise(struct kvm_drive *d, uint64_t p, uint64_t n, int advice)
 				    n * VMS_PAGE_SIZE, advice);
 }
 
-/* A discard as the guest's oracle expects it: the page's count odd while
- * it runs. */
-static int discard(struct kvm_drive *d, uint64_t p, uint64_t n)
+/* A discard (DONTNEED or FREE) as the guest's oracle expects it: the
+ * page's count odd while it runs. */
+static int discard(struct kvm_drive *d, uint64_t p, uint64_t n, int advice)
 {
 	struct kvm_tables *t = &d->vm->tables;
 
 	for (uint64_t i = p; i < p + n; i++)
 		__atomic_fetch_add(&t->discard[i], 1, __ATOMIC_SEQ_CST);
-	int r = advise(d, p, n, VMS_MADV_DONTNEED);
+	int r = advise(d, p, n, advice);
 	for (uint64_t i = p; i < p + n; i++)
 		__atomic_fetch_add(&t->discard[i], 1, __ATOMIC_SEQ_CST);
 	return r;
 }
 
 const char *const kvm_host_op_names[KVM_HOST_OPS] = {
-	"dontneed", "pageout", "willneed", "cold", "slot-churn",
+	"dontneed", "pageout", "willneed", "cold", "slot-churn", "free",
 };
 
 static int slot_churn(struct kvm_drive *d, uint64_t x, void *extra,
@@ -135,8 +135,12 @@ void *kvm_drive_churn(void *arg)
 
 		switch (op) {
 		case 0:
+			/* DONTNEED, or FREE every other time. */
+			if ((x >> 5) & 1)
+				op = 5;
 			if (d->discards)
-				r = discard(d, p, n);
+				r = discard(d, p, n, op ? VMS_MADV_FREE
+							: VMS_MADV_DONTNEED);
 			break;
 		case 1:
 		case 2:
@@ -164,7 +168,7 @@ void *kvm_drive_churn(void *arg)
 			continue;
 		}
 		}
-		if (op || d->discards)
+		if ((op != 0 && op != 5) || d->discards)
 			atomic_fetch_add(&d->host_ops[op], 1);
 	}
 	if (there && !r)

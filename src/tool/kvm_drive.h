@@ -9,7 +9,7 @@
 #include "kvm/kvm.h"
 
 #define KVM_DRIVE_REPORTED 8
-#define KVM_HOST_OPS 5
+#define KVM_HOST_OPS 6
 extern const char *const kvm_host_op_names[KVM_HOST_OPS];
 
 /* Set up by the caller, then vm->priv = the drive; kvm_drive_vcpu runs on

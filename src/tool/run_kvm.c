@@ -116,7 +116,7 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		"\"write_errors\": %llu, \"read_errors\": %llu, "
 		"\"discards\": %llu, \"harvests\": %llu, "
 		"\"samples\": %llu, \"faults_sampled\": %llu, "
-		"\"mean_fault_us\": %.2f },\n",
+		"\"lazyfree\": %llu, \"mean_fault_us\": %.2f },\n",
 		(unsigned long long)s->resident, (unsigned long long)s->swapped,
 		(unsigned long long)s->faults_zero,
 		(unsigned long long)s->faults_backend,
@@ -131,6 +131,7 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		(unsigned long long)s->harvests,
 		(unsigned long long)s->samples,
 		(unsigned long long)s->faults_sampled,
+		(unsigned long long)s->lazyfree,
 		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
 	fprintf(f, "  \"host_ops\": {");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
@@ -260,10 +261,11 @@ int run_kvm(const struct run_cfg *cfg)
 	       (unsigned long long)s->readahead,
 	       mean_fault_us(&first.st, s));
 	printf("  evictions         %10llu  (%.0f/s): %llu written, %llu "
-	       "dropped clean; %llu dirty-log harvests\n",
+	       "dropped clean, %llu freed; %llu dirty-log harvests\n",
 	       (unsigned long long)s->evictions, s->evictions / secs,
 	       (unsigned long long)s->writes,
 	       (unsigned long long)s->clean_drops,
+	       (unsigned long long)s->lazyfree,
 	       (unsigned long long)s->harvests);
 	printf("  aging             %10llu pages sampled, %llu of them touched "
 	       "by the guest and moved back\n",
