@@ -1,9 +1,10 @@
 /* kvm-stress.c - a real KVM guest on vmsync's pager under a storm: vCPUs
  * run the verify workload (every read checked in the guest) over RAM four
- * times the resident budget, while the host discards, pages out, reads
- * ahead, cools pages and churns a memslot.  At the end the host reads all
- * of guest RAM back against the guest's own tables.  Seeded and bounded;
- * skips (77) where /dev/kvm or userfaultfd cannot be used.
+ * times the resident budget, while the host discards, frees, pages out,
+ * reads ahead, cools pages, write-protects ranges a while and churns a
+ * memslot.  At the end the host reads all of guest RAM back against the
+ * guest's own tables.  Seeded and bounded; skips (77) where /dev/kvm or
+ * userfaultfd cannot be used.
  *
  *   --seconds N   how long (20)       --seed N      host and guest seeds (1)
  *   --vcpus N     (2)                 --ram-mib N   guest RAM (32)
@@ -197,8 +198,10 @@ int main(int argc, char **argv)
 		       : 0.0);
 	printf("  aging: %" PRIu64 " pages sampled, %" PRIu64 " of them touched "
 	       "and moved back\n", st.samples, st.faults_sampled);
-	printf("  host: %" PRIu64 " operations; mismatches: guest %" PRIu64
-	       ", host check %" PRIu64 "\n", host_ops, r.d.mismatches, host_bad);
+	printf("  host: %" PRIu64 " operations, %" PRIu64 " guest writes "
+	       "refused while read-only (then retried); mismatches: guest %"
+	       PRIu64 ", host check %" PRIu64 "\n", host_ops, r.d.refused,
+	       r.d.mismatches, host_bad);
 	kvm_vm_destroy(r.vm);
 	t_watchdog(0, "");
 	if (r.d.mismatches || host_bad)

@@ -2,12 +2,14 @@
  * kvm-stress alike: vCPU threads that run the guest program's commands
  * and gather its results, and the host's storm on guest RAM (discards as
  * the guest's oracle expects them, page-outs, read-backs, cooling, a
- * memslot that comes, moves and goes). */
+ * memslot that comes, moves and goes, a range made read-only a while). */
 #define _GNU_SOURCE
 #include "tool/kvm_drive.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "tool/tool.h"
@@ -30,6 +32,27 @@ static void note_mismatches(struct kvm_drive *d, struct kvm_vcpu_mbox *mb)
 	atomic_store(&d->stop, true);
 }
 
+/* KVM_RUN to the doorbell; a write refused because the churn had the
+ * range read-only waits for the rights to come back and is retried (the
+ * guest's instruction restarts), as a VMM would. */
+static enum kvm_vcpu_exit run_through_protection(struct kvm_drive *d,
+						 struct kvm_vcpu *v)
+{
+	for (;;) {
+		unsigned g0 = atomic_load(&d->wp_gen);
+		enum kvm_vcpu_exit e = kvm_vcpu_run(v);
+		unsigned g = atomic_load(&d->wp_gen);
+
+		if (e != KVM_VCPU_EFAULT || (!(g0 & 1) && g == g0))
+			return e;
+		atomic_fetch_add(&d->refused, 1);
+		while ((atomic_load(&d->wp_gen) & 1) && !atomic_load(&d->stop))
+			sched_yield();
+		if (atomic_load(&d->stop))
+			return KVM_VCPU_STOPPED;
+	}
+}
+
 void *kvm_drive_vcpu(void *arg)
 {
 	struct kvm_vcpu *v = arg;
@@ -45,7 +68,7 @@ void *kvm_drive_vcpu(void *arg)
 			.seed = d->seed * 1000003 + round * 64 + v->id,
 			.ops = chunk, .ram_pages = v->vm->ram_pages,
 			.zipf_buckets = mb->zipf_buckets };
-		enum kvm_vcpu_exit e = kvm_vcpu_run(v);
+		enum kvm_vcpu_exit e = run_through_protection(d, v);
 
 		atomic_fetch_add(&d->reads, mb->reads);
 		atomic_fetch_add(&d->writes, mb->writes);
@@ -105,6 +128,7 @@ static int discard(struct kvm_drive *d, uint64_t p, uint64_t n, int advice)
 
 const char *const kvm_host_op_names[KVM_HOST_OPS] = {
 	"dontneed", "pageout", "willneed", "cold", "slot-churn", "free",
+	"mprotect",
 };
 
 static int slot_churn(struct kvm_drive *d, uint64_t x, void *extra,
@@ -116,6 +140,22 @@ static int slot_churn(struct kvm_drive *d, uint64_t x, void *extra,
 
 	if (!r)
 		*there = !drop;
+	return r;
+}
+
+/* Read-only for a moment: reads go on, writes wait. */
+static int protect_a_while(struct kvm_drive *d, uint64_t p, uint64_t n)
+{
+	uint8_t *at = d->vm->ram + p * VMS_PAGE_SIZE;
+	struct timespec ts = { 0, 100000 };
+	int r;
+
+	atomic_fetch_add(&d->wp_gen, 1);
+	r = mprotect(at, n * VMS_PAGE_SIZE, PROT_READ) ? -errno : 0;
+	nanosleep(&ts, NULL);
+	if (mprotect(at, n * VMS_PAGE_SIZE, PROT_READ | PROT_WRITE) && !r)
+		r = -errno;
+	atomic_fetch_add(&d->wp_gen, 1);
 	return r;
 }
 
@@ -160,6 +200,10 @@ void *kvm_drive_churn(void *arg)
 		case 5:
 			op = 4;
 			r = slot_churn(d, x, extra, &there);
+			break;
+		case 6:
+			op = 6;
+			r = protect_a_while(d, p, n);
 			break;
 		default: {
 			struct timespec ts = { 0, 200000 };

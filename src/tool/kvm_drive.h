@@ -9,7 +9,7 @@
 #include "kvm/kvm.h"
 
 #define KVM_DRIVE_REPORTED 8
-#define KVM_HOST_OPS 6
+#define KVM_HOST_OPS 7
 extern const char *const kvm_host_op_names[KVM_HOST_OPS];
 
 /* Set up by the caller, then vm->priv = the drive; kvm_drive_vcpu runs on
@@ -24,6 +24,10 @@ struct kvm_drive {
 	atomic_bool stop;
 	_Atomic uint64_t ops, reads, writes, zero_reads, mismatches;
 	_Atomic uint64_t host_ops[KVM_HOST_OPS];
+	/* The churn's write-protection of a range: odd while it stands.  A
+	 * guest write refused meanwhile waits for it to end and goes on. */
+	atomic_uint wp_gen;
+	_Atomic uint64_t refused;
 	enum kvm_vcpu_exit vcpu_exit;   /* a vCPU's bad exit, or DONE */
 	int host_error;
 	pthread_mutex_t report_lock;    /* with the three below */

@@ -133,6 +133,8 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		(unsigned long long)s->faults_sampled,
 		(unsigned long long)s->lazyfree,
 		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
+	fprintf(f, "  \"refused_writes\": %llu,\n",
+		(unsigned long long)d->refused);
 	fprintf(f, "  \"host_ops\": {");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
 		fprintf(f, "%s \"%s\": %llu", i ? "," : "", kvm_host_op_names[i],
@@ -271,6 +273,9 @@ int run_kvm(const struct run_cfg *cfg)
 	       "by the guest and moved back\n",
 	       (unsigned long long)s->samples,
 	       (unsigned long long)s->faults_sampled);
+	printf("  refused writes    %10llu  (read-only a while: retried when "
+	       "the host gave the rights back)\n",
+	       (unsigned long long)d.refused);
 	printf("  host operations  ");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
 		printf(" %s %llu", kvm_host_op_names[i],
