@@ -591,6 +591,13 @@ static int sample_return_locked(struct vms_kvm_pager *pg, uint64_t p)
 	};
 	int r = uffd_ioctl(pg, UFFDIO_MOVE, &m);
 
+	/* UFFDIO_MOVE takes writable mappings only: into a range the VMM
+	 * made read-only meanwhile, the page is copied back instead. */
+	if (r == -EINVAL) {
+		r = uffd_place(pg, p, 1, ring_page(pg, pos));
+		if (!r)
+			madvise(ring_page(pg, pos), PAGE_SIZE, MADV_DONTNEED);
+	}
 	if (!r)
 		atomic_store(&pg->ring_at[pos % RING_MAX], RING_FREE);
 	return r;
