@@ -542,7 +542,8 @@ int vms_kvm_pager_error(struct vms_kvm_pager *pg);
  * (swapped pages come back now), COLD (the first to go).  Blocks while a
  * fault holds one of the pages.  -EINVAL for other advice or a range
  * outside the RAM, -EIO when WILLNEED could not read a page (it stays
- * swapped), -errno of KVM_GET_DIRTY_LOG for FREE. */
+ * swapped), -errno of KVM_GET_DIRTY_LOG for FREE; a userfaultfd call that
+ * fails in WILLNEED fails the pager (see fail) and returns its -errno. */
 int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
 			 int advice);
 

@@ -209,9 +209,10 @@ int main(int argc, char **argv)
 	CHECK(!r.d.host_error, "a host operation failed: %s",
 	      strerror(-r.d.host_error));
 	if (site >= 0) {
-		/* A page that cannot be had stops the run with the error; a
-		 * write that failed leaves its page resident, and it goes on. */
-		if (site != VMS_FAULT_SWAP_WRITE)
+		/* A page that cannot be had back stops the run with the
+		 * error; a write, a slot or a transfer that failed leaves its
+		 * page resident (or finished), and the run goes on. */
+		if (site == VMS_FAULT_SWAP_READ || site == VMS_FAULT_UFFD)
 			CHECK(err != 0, "an injected %s failure did not stop "
 			      "the run", r.o.inject);
 		printf("  %s: %s\n", r.o.inject,

@@ -1170,8 +1170,10 @@ static int advise_willneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 		k = gather_run(pg, p, PP_SWAP, words,
 			       left < RUN_MAX ? left : RUN_MAX);
 		r = read_run(pg, words, k, buf, &good);
-		if (!r)
-			r = uffd_place(pg, p, good, buf);
+		/* A read that failed leaves the page swapped; a placement
+		 * that failed is the pager's failure, as in a fault. */
+		if (!r && (r = uffd_place(pg, p, good, buf)))
+			pager_fail(pg, r);
 		for (size_t i = 0; i < k; i++) {
 			uint64_t w = words[i];
 
