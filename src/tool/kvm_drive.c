@@ -97,12 +97,13 @@ void *kvm_drive_vcpu(void *arg)
 	return NULL;
 }
 
-/* The workload's idle command runs until stopped: stop it now. */
+/* Ends the run: no new command, and the running ones (idle runs until
+ * stopped) leave KVM_RUN at a kick.  The mailboxes stay their vCPU
+ * threads' alone. */
 void kvm_drive_stop(struct kvm_drive *d)
 {
 	atomic_store(&d->stop, true);
-	for (unsigned i = 0; i < d->vm->nr_vcpus; i++)
-		d->vm->mbox[i].stop = 1;
+	kvm_vm_kick_all(d->vm);
 }
 
 static int advise(struct kvm_drive *d, uint64_t p, uint64_t n, int advice)

@@ -15,7 +15,7 @@ extern const char *const kvm_host_op_names[KVM_HOST_OPS];
 /* Set up by the caller, then vm->priv = the drive; kvm_drive_vcpu runs on
  * a thread per vCPU, kvm_drive_churn on one more.  Everything stops at
  * the deadline, after ops_limit guest ops, at the first mismatch, or on
- * kvm_drive_stop. */
+ * kvm_drive_stop, which also kicks the vCPUs out of KVM_RUN for good. */
 struct kvm_drive {
 	struct kvm_vm *vm;
 	unsigned workload, write_pct;
