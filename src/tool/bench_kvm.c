@@ -261,8 +261,7 @@ static const char *kernel_rep(const struct bench_cfg *cfg,
 	bench_cg_limit(k->cg, 1ull << 40);
 	if (got != sizeof(out)) {
 		static const char *const why[] = {
-			"the measuring child was killed (by the memory "
-			"cgroup's OOM killer?)",
+			"the measuring child was killed (the cgroup's OOM killer?)",
 			"the child could not join the memory cgroup or make its VM",
 			"MADV_PAGEOUT of the guest's RAM failed",
 			"the guest failed over kernel swap",
