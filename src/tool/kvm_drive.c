@@ -45,6 +45,9 @@ static enum kvm_vcpu_exit run_through_protection(struct kvm_drive *d,
 
 		if (e != KVM_VCPU_EFAULT || (!(g0 & 1) && g == g0))
 			return e;
+		/* Refused under a protection, and the run is over. */
+		if (d->deadline_ns && tool_now_ns() >= d->deadline_ns)
+			return KVM_VCPU_STOPPED;
 		atomic_fetch_add(&d->refused, 1);
 		while ((atomic_load(&d->wp_gen) & 1) && !atomic_load(&d->stop))
 			sched_yield();
@@ -168,8 +171,9 @@ void *kvm_drive_churn(void *arg)
 	bool there = false;
 	int r = extra ? 0 : -ENOMEM;
 
-	while (!r && !atomic_load(&d->stop) &&
-	       !atomic_load(&d->vm->error)) {
+	/* Its own deadline too: the vCPUs may be waiting for it. */
+	while (!r && !atomic_load(&d->stop) && !atomic_load(&d->vm->error) &&
+	       (!d->deadline_ns || tool_now_ns() < d->deadline_ns)) {
 		uint64_t x = tool_rand(&seed), n = 1 + (x >> 8) % 16;
 		uint64_t p = (x >> 16) % (pages - n);
 		unsigned op = (unsigned)(x % 8);
