@@ -754,7 +754,9 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	int r = 0;
 
 	if (addr < (uintptr_t)pg->ram || p >= pg->pages) {
-		pager_fail(pg, -EFAULT);   /* staging is never touched */
+		/* Staging and the ring are read only where pages sit: a
+		 * fault there is a pager bug.  Fail-stop, never zeroes. */
+		pager_fail(pg, -EFAULT);
 		return;
 	}
 	words[0] = pp_lock(pg, p);
