@@ -746,6 +746,28 @@ static int read_run(struct vms_kvm_pager *pg, const uint64_t *words, size_t n,
 	return *good ? 0 : io[0].res;
 }
 
+/* Places the first @good pages of a fault's run (words[] their states)
+ * from @src (NULL: zeroes), counted first: the woken guest runs on, and
+ * what it sees must be in the counters already.  Undone on failure. */
+static int place_run(struct vms_kvm_pager *pg, uint64_t p,
+		     const uint64_t *words, size_t good, const uint8_t *src)
+{
+	uint64_t swapped = 0;
+
+	for (size_t i = 0; i < good; i++)
+		swapped += (words[i] & PP_STATE) == PP_SWAP;
+	atomic_fetch_add(&pg->resident, good);
+	atomic_fetch_sub(&pg->swapped, swapped);
+	if (good > 1)
+		vms_stat_inc(&pg->st.readahead, good - 1);
+	int r = uffd_place(pg, p, good, src);
+	if (r) {
+		atomic_fetch_sub(&pg->resident, good);
+		atomic_fetch_add(&pg->swapped, swapped);
+	}
+	return r;
+}
+
 static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 {
 	uint64_t p = (addr - (uintptr_t)pg->ram) >> PAGE_SHIFT;
@@ -774,29 +796,26 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		/* Touched while sampled: the guest uses it.  Back at once,
 		 * without I/O (and not counted as a refault). */
 		n = good = 1;
+		vms_stat_inc(&pg->st.faults_sampled, 1);
 		r = sample_return_locked(pg, p);
-		if (!r) {
-			atomic_fetch_sub(&pg->resident, 1);     /* counted below */
-			vms_stat_inc(&pg->st.faults_sampled, 1);
-			t0 = 0;
-		}
+		t0 = 0;
 		break;
 	case PP_ZERO:
-		n = gather_run(pg, p, PP_ZERO, words, readahead_window(pg, p));
-		r = uffd_place(pg, p, n, NULL);
-		good = n;
+		n = good = gather_run(pg, p, PP_ZERO, words,
+				      readahead_window(pg, p));
 		vms_stat_inc(&pg->st.faults_zero, 1);
+		r = place_run(pg, p, words, good, NULL);
 		break;
 	default:
 		n = gather_run(pg, p, PP_SWAP, words, readahead_window(pg, p));
+		vms_stat_inc(&pg->st.faults_backend, 1);
 		r = read_run(pg, words, n, buf, &good);
 		if (r && VMS_MUTANT_IS(kvm_zero_fill)) {
 			good = 1;
-			r = uffd_place(pg, p, 1, NULL);
+			r = place_run(pg, p, words, 1, NULL);
 		} else if (!r) {
-			r = uffd_place(pg, p, good, buf);
+			r = place_run(pg, p, words, good, buf);
 		}
-		vms_stat_inc(&pg->st.faults_backend, 1);
 		break;
 	}
 	if (r) {
@@ -808,17 +827,11 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t w = words[i];
 
-		if (i < good) {
-			atomic_fetch_add(&pg->resident, 1);
-			if ((w & PP_STATE) == PP_SWAP)
-				atomic_fetch_sub(&pg->swapped, 1);
+		if (i < good)
 			w = (w & ~PP_STATE) | PP_RES | (i ? 0 : PP_YOUNG);
-		}
 		pp_unlock(pg, p + i, w, 0);
 	}
 	atomic_store(&pg->ra_next, p + (good ? good : 1));
-	if (good > 1)
-		vms_stat_inc(&pg->st.readahead, good - 1);
 	if (t0)
 		vms_stat_inc(&pg->st.refault_ns, vms_now_ns() - t0);
 	if (atomic_load(&pg->resident) > pg->budget)
