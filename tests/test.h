@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmsync.h"
@@ -57,6 +59,37 @@ static unsigned t_passed __attribute__((unused));
 /* t_watchdog(seconds, what): a hang fails the test after @seconds, naming
  * @what; 0 disarms.  It bounds liveness checks, it times no speed. */
 static const char *t_watch_what __attribute__((unused));
+
+/* What a hang leaves to go on: every thread's kernel stack (where the
+ * kernel shows it) and user stack (by gdb, where the machine has it);
+ * async-signal-safe: fork, execve, waitpid. */
+extern char **environ;
+static void __attribute__((unused)) t_dump_stacks(void)
+{
+	char pid[24], *at = pid + sizeof(pid) - 1;
+	pid_t self = getpid(), child;
+
+	*at = 0;
+	do
+		*--at = (char)('0' + self % 10);
+	while ((self /= 10));
+	child = fork();
+	if (child == 0) {
+		char *argv[] = {
+			"sh", "-c",
+			"for t in /proc/$1/task/*; do echo \"== $t $(cat $t/comm)\";"
+			" cat $t/wchan $t/stack 2>/dev/null; echo; done;"
+			" gdb -nx -batch -p $1 -ex 'thread apply all bt'",
+			"sh", at, NULL
+		};
+
+		dup2(2, 1);
+		execve("/bin/sh", argv, environ);
+		_exit(127);
+	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
+}
 static void __attribute__((unused)) t_watch_fire(int sig)
 {
 	static const char msg[] = "check failed: hung: ";
@@ -65,11 +98,13 @@ static void __attribute__((unused)) t_watch_fire(int sig)
 	(void)!write(2, msg, sizeof(msg) - 1);
 	(void)!write(2, t_watch_what, strlen(t_watch_what));
 	(void)!write(2, "\n", 1);
+	t_dump_stacks();
 	_exit(1);
 }
 static inline void t_watchdog(unsigned seconds, const char *what)
 {
 	t_watch_what = what;
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
 	signal(SIGALRM, t_watch_fire);
 	alarm(seconds);
 }
