@@ -284,9 +284,17 @@ void kswapd_stop(struct vms_phys *phys);
 
 /* ---- swap (swap.c) -------------------------------------------------- */
 
+/* A swap area over @be.  Both primaries use one: the pool's (vms_swap_on)
+ * and each KVM pager's, whose per-page words hold slots as swap PTEs do.
+ * @release_backend: destroy hands @be back (else it stays the caller's). */
+int swap_area_create(struct vms_swap_backend *be, struct swap_area **out);
+void swap_area_destroy(struct swap_area *sa, bool release_backend);
 /* A free slot with @page (locked) put in the cache at it, or 0 when swap
  * is full.  Slot 0 is never handed out. */
 uint64_t swap_alloc_cache(struct swap_area *sa, struct vms_page *page);
+/* A free slot held once, as by one swap PTE, without a cached page; 0
+ * when swap is full.  swap_free lets it go. */
+uint64_t swap_alloc(struct swap_area *sa);
 /* A PTE now holds the slot (dup) or stopped holding it (free). */
 void swap_dup(struct swap_area *sa, uint64_t slot);
 void swap_free(struct swap_area *sa, uint64_t slot);
@@ -320,7 +328,6 @@ void swap_backend_io(struct vms_swap_backend *be, struct vms_swap_io *io,
 		     size_t n);
 /* The same through the pool's swap area; counts errors and I/O. */
 void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n);
-void swap_area_destroy(struct swap_area *sa);
 uint64_t swap_used(struct swap_area *sa, uint64_t *slots);
 
 /* The swap-in fault of @hva whose PTE was @pte (a swap entry), mmap_lock

@@ -166,7 +166,7 @@ void vms_phys_destroy(struct vms_phys *phys)
 	kswapd_stop(phys);
 	if (phys->swap) {
 		vms_phys_drop_caches(phys);     /* orphaned copies hold frames */
-		swap_area_destroy(phys->swap);
+		swap_area_destroy(phys->swap, true);
 	}
 	for (unsigned i = 0; i < phys->nr_nodes; i++)
 		VMS_ASSERT(atomic_load(&phys->nodes[i].nr_free) ==

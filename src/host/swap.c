@@ -29,15 +29,10 @@ struct swap_area {
 	uint64_t used;
 };
 
-int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
-		uint64_t low, uint64_t high)
+int swap_area_create(struct vms_swap_backend *be, struct swap_area **out)
 {
-	VMS_HOST_CALL();
-	if (!phys || !be || !be->rw || be->nr_slots < 2 || (low && high <= low))
-		return -EINVAL;
-	if (phys->swap)
-		return -EBUSY;
 	struct swap_area *sa = vms_calloc(1, sizeof(*sa));
+
 	if (!sa)
 		return -ENOMEM;
 	sa->map = vms_calloc(be->nr_slots, sizeof(*sa->map));
@@ -52,6 +47,23 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 	sa->nr_slots = be->nr_slots;
 	sa->next = 1;
 	vms_lock_init(&sa->lock);
+	*out = sa;
+	return 0;
+}
+
+int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
+		uint64_t low, uint64_t high)
+{
+	VMS_HOST_CALL();
+	struct swap_area *sa;
+
+	if (!phys || !be || !be->rw || be->nr_slots < 2 || (low && high <= low))
+		return -EINVAL;
+	if (phys->swap)
+		return -EBUSY;
+	int r = swap_area_create(be, &sa);
+	if (r)
+		return r;
 	for (unsigned i = 0; low && i < phys->nr_nodes; i++) {
 		phys->nodes[i].low = low;
 		phys->nodes[i].high = high;
@@ -59,7 +71,6 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 	atomic_store(&phys->swap, sa);
 
 	pthread_mutex_lock(&phys->kswapd_mu);
-	int r = 0;
 	if (!phys->kswapd_running) {
 		r = vms_os_thread_create(&phys->kswapd, kswapd_main, phys);
 		phys->kswapd_running = !r;
@@ -69,17 +80,14 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		/* Nothing swapped yet: undo, and the backend stays the
 		 * caller's. */
 		atomic_store(&phys->swap, NULL);
-		vms_lock_destroy(&sa->lock);
-		vms_free(sa->map);
-		vms_free(sa->cache);
-		vms_free(sa);
+		swap_area_destroy(sa, false);
 	}
 	return r;
 }
 
-void swap_area_destroy(struct swap_area *sa)
+void swap_area_destroy(struct swap_area *sa, bool release_backend)
 {
-	if (sa->be->release)
+	if (release_backend && sa->be->release)
 		sa->be->release(sa->be);
 	vms_lock_destroy(&sa->lock);
 	vms_free(sa->map);
@@ -96,36 +104,53 @@ uint64_t swap_used(struct swap_area *sa, uint64_t *slots)
 	return used;
 }
 
-uint64_t swap_alloc_cache(struct swap_area *sa, struct vms_page *page)
+/* A free slot taken with @map as its use, or 0 when swap is full (or a
+ * slot's failure is injected). */
+static uint64_t slot_take_locked(struct swap_area *sa, uint32_t map)
 {
 	uint64_t slot = 0;
 
-	VMS_ASSERT(page_flags(page) & PG_locked);
-	if (vms_fault(VMS_FAULT_SWAP_SLOT))
+	vms_assert_held(&sa->lock);
+	if (sa->used >= sa->nr_slots - 1 || vms_fault(VMS_FAULT_SWAP_SLOT))
 		return 0;
-	vms_lock(&sa->lock);
-	if (sa->used < sa->nr_slots - 1) {
-		for (uint64_t i = 0; i < sa->nr_slots; i++) {
-			uint64_t s = sa->next + i;
+	for (uint64_t i = 0; i < sa->nr_slots; i++) {
+		uint64_t s = sa->next + i;
 
-			if (s >= sa->nr_slots)
-				s -= sa->nr_slots - 1;
-			if (!sa->map[s]) {
-				slot = s;
-				break;
-			}
+		if (s >= sa->nr_slots)
+			s -= sa->nr_slots - 1;
+		if (!sa->map[s]) {
+			slot = s;
+			break;
 		}
-		VMS_ASSERT(slot && !sa->cache[slot]);
-		/* Slot and cache entry in one step: a reader of a stale swap
-		 * PTE must not slip its own page in between. */
-		sa->map[slot] = SWAP_HAS_CACHE;
+	}
+	VMS_ASSERT(slot && !sa->cache[slot]);
+	sa->map[slot] = map;
+	sa->used++;
+	sa->next = slot + 1 < sa->nr_slots ? slot + 1 : 1;
+	return slot;
+}
+
+uint64_t swap_alloc_cache(struct swap_area *sa, struct vms_page *page)
+{
+	VMS_ASSERT(page_flags(page) & PG_locked);
+	vms_lock(&sa->lock);
+	/* Slot and cache entry in one step: a reader of a stale swap PTE
+	 * must not slip its own page in between. */
+	uint64_t slot = slot_take_locked(sa, SWAP_HAS_CACHE);
+	if (slot) {
 		sa->cache[slot] = page;
 		page->swap = slot;
 		page_set_flags(page, PG_swapcache);
 		page_get(page);
-		sa->used++;
-		sa->next = slot + 1 < sa->nr_slots ? slot + 1 : 1;
 	}
+	vms_unlock(&sa->lock);
+	return slot;
+}
+
+uint64_t swap_alloc(struct swap_area *sa)
+{
+	vms_lock(&sa->lock);
+	uint64_t slot = slot_take_locked(sa, 1);
 	vms_unlock(&sa->lock);
 	return slot;
 }

@@ -84,9 +84,9 @@ struct vms_kvm_pager {
 	int uffd;
 	struct vms_swap_backend *be;
 
-	/* Slots: a bitmap and a next-fit cursor, under slot_lock. */
-	struct vms_lock slot_lock;
-	uint64_t *slot_used, slot_next, nr_slots;
+	/* Slots: one held per page word that names it (as a swap PTE
+	 * holds one); their copies are discarded as they go. */
+	struct swap_area *sa;
 
 	/* One eviction at a time: it owns the staging area, where pages sit
 	 * between the move out of guest RAM and the write. */
@@ -182,38 +182,12 @@ static uint64_t pp_make(uint64_t state, uint64_t slot)
 	return state | slot << PP_SLOT_SHIFT;
 }
 
-/* ---- slots ---- */
-
-static uint64_t slot_alloc(struct vms_kvm_pager *pg)
-{
-	uint64_t slot = 0;
-
-	if (vms_fault(VMS_FAULT_SWAP_SLOT))
-		return 0;
-	vms_lock(&pg->slot_lock);
-	for (uint64_t i = 0; i < pg->nr_slots && !slot; i++) {
-		uint64_t s = (pg->slot_next + i) % pg->nr_slots;
-
-		if (s && !(pg->slot_used[s / 64] & (1ull << (s % 64)))) {
-			pg->slot_used[s / 64] |= 1ull << (s % 64);
-			slot = s;
-			pg->slot_next = s + 1;
-		}
-	}
-	vms_unlock(&pg->slot_lock);
-	return slot;
-}
+/* ---- slots: a swap area of the same kind as the pool's ---- */
 
 static void slot_free(struct vms_kvm_pager *pg, uint64_t slot)
 {
-	if (!slot)
-		return;
-	vms_lock(&pg->slot_lock);
-	VMS_ASSERT(pg->slot_used[slot / 64] & (1ull << (slot % 64)));
-	pg->slot_used[slot / 64] &= ~(1ull << (slot % 64));
-	vms_unlock(&pg->slot_lock);
-	if (pg->be->discard)
-		pg->be->discard(pg->be, slot);
+	if (slot)
+		swap_free(pg->sa, slot);
 }
 
 /* ---- the dirty log ---- */
@@ -374,7 +348,7 @@ static void write_out_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 			next[i] = pp_make(PP_ZERO, 0);
 		} else {
 			if (!slot)
-				slot = slot_alloc(pg);
+				slot = swap_alloc(pg->sa);
 			next[i] = pp_make(PP_SWAP, slot);
 			if (slot) {
 				io_of[i] = nio;
@@ -591,9 +565,10 @@ static int sample_return_locked(struct vms_kvm_pager *pg, uint64_t p)
 	};
 	int r = uffd_ioctl(pg, UFFDIO_MOVE, &m);
 
-	/* UFFDIO_MOVE takes writable mappings only: into a range the VMM
-	 * made read-only meanwhile, the page is copied back instead. */
-	if (r == -EINVAL) {
+	/* UFFDIO_MOVE takes writable mappings only (EINVAL into a range the
+	 * VMM made read-only meanwhile) and gives up on a busy page (EAGAIN,
+	 * EBUSY): then the page is copied back instead. */
+	if (r == -EINVAL || r == -EAGAIN || r == -EBUSY) {
 		r = uffd_place(pg, p, 1, ring_page(pg, pos));
 		if (!r)
 			madvise(ring_page(pg, pos), PAGE_SIZE, MADV_DONTNEED);
@@ -910,9 +885,9 @@ static void pager_free(struct vms_kvm_pager *pg)
 	vms_free(pg->ring_dirty);
 	vms_free(pg->sample_pos);
 	vms_free(pg->pp);
-	vms_free(pg->slot_used);
 	vms_free(pg->dirty_bitmap);
-	vms_lock_destroy(&pg->slot_lock);
+	if (pg->sa)
+		swap_area_destroy(pg->sa, false);
 	vms_lock_destroy(&pg->evict_lock);
 	vms_lock_destroy(&pg->harvest_lock);
 	pthread_rwlock_destroy(&pg->layout_lock);
@@ -958,11 +933,9 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 	pg->fail_fn = cfg->fail;
 	pg->fail_arg = cfg->fail_arg;
 	pg->be = cfg->backend;
-	pg->nr_slots = cfg->backend->nr_slots;
 	pg->nr_handlers = cfg->handlers ? cfg->handlers : 2;
 	pg->uffd = -1;
 	atomic_init(&pg->ra_window, 1);
-	vms_lock_init(&pg->slot_lock);
 	vms_lock_init(&pg->evict_lock);
 	vms_lock_init(&pg->harvest_lock);
 	pthread_rwlockattr_t attr;
@@ -974,7 +947,6 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 	pthread_mutex_init(&pg->kick_mu, NULL);
 	pthread_cond_init(&pg->kick_cv, NULL);
 	pg->pp = vms_calloc(pg->pages, sizeof(*pg->pp));
-	pg->slot_used = vms_calloc((pg->nr_slots + 63) / 64, 8);
 	pg->dirty_bitmap = vms_calloc((pg->pages + 63) / 64, 8);
 	pg->staging = vms_os_mmap(NULL, RUN_MAX * PAGE_SIZE,
 				  PROT_READ | PROT_WRITE,
@@ -990,12 +962,12 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 	pg->ring_cap = pg->budget / 8 > RING_MAX ? RING_MAX
 		       : pg->budget / 8 < 2 * RUN_MAX ? 2 * RUN_MAX
 						      : pg->budget / 8;
-	r = !pg->pp || !pg->slot_used || !pg->dirty_bitmap ||
-			    pg->staging == MAP_FAILED || pg->ring == MAP_FAILED ||
-			    !pg->ring_at || !pg->ring_ns || !pg->ring_dirty ||
-			    !pg->sample_pos
-		    ? -ENOMEM
-		    : uffd_open();
+	if (swap_area_create(pg->be, &pg->sa) || !pg->pp || !pg->dirty_bitmap ||
+	    pg->staging == MAP_FAILED || pg->ring == MAP_FAILED ||
+	    !pg->ring_at || !pg->ring_ns || !pg->ring_dirty || !pg->sample_pos)
+		r = -ENOMEM;
+	else
+		r = uffd_open();
 	if (r < 0)
 		goto fail;
 	pg->uffd = r;
@@ -1048,8 +1020,8 @@ void vms_kvm_pager_destroy(struct vms_kvm_pager *pg)
 		return;
 	pager_stop_threads(pg, pg->nr_handlers, true);
 	/* The caller's vCPUs are gone for good: now the uffd may close. */
-	if (pg->be->release)
-		pg->be->release(pg->be);
+	swap_area_destroy(pg->sa, true);
+	pg->sa = NULL;
 	pager_free(pg);
 }
 
