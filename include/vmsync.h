@@ -570,6 +570,9 @@ struct vms_kvm_pager_stats {
 	 * and of those, the ones the guest touched (moved back, no I/O). */
 	uint64_t samples, faults_sampled;
 	uint64_t lazyfree;                    /* MADV_FREE pages gone as zeroes */
+	/* Time faults waited for the reclaimer before they placed pages,
+	 * with the budget overdrawn by more than a couple of runs. */
+	uint64_t throttled_ns;
 };
 void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 			 struct vms_kvm_pager_stats *st);

@@ -136,11 +136,13 @@ else
 	done
 	expect 2 "kvm kv" -- run --kvm --workload kv
 	expect 2 "kvm tiering" -- run --kvm --tiering
-	expect 2 "kvm report" -- run --kvm --report /tmp/x.html
-	expect 2 "kvm vcpus 17" -- run --kvm --vcpus 17
 	ktmp=$(mktemp -d)
+	expect 0 "kvm report" -- run --kvm --guest-mem 8M --duration 1s --quiet --report "$ktmp/k.html"
+	n=$(grep -c "<polyline" "$ktmp/k.html")
+	[ "$n" -ge 10 ] || { echo "FAIL: kvm report has $n plot lines, want 10"; fail=$((fail + 1)); }
+	expect 2 "kvm vcpus 17" -- run --kvm --vcpus 17
 	expect 0 "kvm json" -- run --kvm --guest-mem 8M --ops 20000 --quiet --json "$ktmp/k.json"
-	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["kvm"] and d["verdict"] == "verified" and d["pager"]["evictions"] > 0, d' "$ktmp/k.json" ||
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); s = d["series"]; assert d["kvm"] and d["verdict"] == "verified" and d["pager"]["evictions"] > 0 and s and s[-1]["ops"] <= d["guest"]["ops"] and all(a["t"] < b["t"] and a["ops"] <= b["ops"] for a, b in zip(s, s[1:])), d' "$ktmp/k.json" ||
 		{ echo "FAIL: kvm JSON"; fail=$((fail + 1)); }
 	rm -rf "$ktmp"
 	out=$(VMS_FAULT=swap-read:20:on timeout 120 "$bin" run --kvm --guest-mem 8M --duration 3s --quiet 2>&1); rc=$?

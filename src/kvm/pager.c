@@ -126,7 +126,7 @@ struct vms_kvm_pager {
 		_Atomic uint64_t faults_zero, faults_backend, faults_raced,
 			readahead, evictions, clean_drops, writes, write_errors,
 			read_errors, discards, harvests, refault_ns, samples,
-			faults_sampled, lazyfree;
+			faults_sampled, lazyfree, throttled_ns;
 	} st;
 };
 
@@ -228,19 +228,22 @@ static int uffd_ioctl(struct vms_kvm_pager *pg, unsigned long req, void *arg)
 }
 
 /* Places @n pages of @src at page @p of guest RAM (NULL: zeroes), waking
- * whoever faulted there.  EAGAIN (the mm is changing) is retried from
- * where it stopped.  0 or -errno. */
+ * whoever faulted there; *@placed says how many went, failure or not.
+ * EAGAIN (the mm is changing) is retried from where it stopped; ENOENT
+ * on a run is a run across two VMAs (an mprotect split guest RAM), so it
+ * goes on a page at a time.  0 or -errno. */
 static int uffd_place(struct vms_kvm_pager *pg, uint64_t p, uint64_t n,
-		      const uint8_t *src)
+		      const uint8_t *src, uint64_t *placed)
 {
 	uint64_t done = 0;
 	unsigned spins = 0;
+	bool single = false;
+	int r = 0;
 
-	while (done < n) {
+	while (done < n && !r) {
 		uint64_t dst = (uintptr_t)pg->ram + ((p + done) << PAGE_SHIFT);
-		uint64_t len = (n - done) << PAGE_SHIFT;
+		uint64_t len = (single ? 1 : n - done) << PAGE_SHIFT;
 		int64_t got;
-		int r;
 
 		if (src) {
 			/* Write-protected (resolved by the kernel at the first
@@ -251,29 +254,33 @@ static int uffd_place(struct vms_kvm_pager *pg, uint64_t p, uint64_t n,
 				.src = (uintptr_t)src + (done << PAGE_SHIFT),
 				.mode = UFFDIO_COPY_MODE_WP };
 			r = uffd_ioctl(pg, UFFDIO_COPY, &c);
-			got = c.copy;
+			got = r ? c.copy : (int64_t)len;
 		} else {
 			struct uffdio_zeropage z = { .range = { dst, len } };
 			r = uffd_ioctl(pg, UFFDIO_ZEROPAGE, &z);
-			got = z.zeropage;
+			got = r ? z.zeropage : (int64_t)len;
 		}
-		if (!r) {
-			done = n;
-		} else if (got > 0) {
+		if (got > 0) {
 			done += (uint64_t)got >> PAGE_SHIFT;
+			single = false;
+			r = 0;
 		} else if (r == -EAGAIN && !atomic_load(&pg->stop)) {
 			vms_backoff(&spins);
+			r = 0;
+		} else if (r == -ENOENT && !single && len > PAGE_SIZE) {
+			single = true;
+			r = 0;
 		} else if (r == -EEXIST) {
 			/* Present already: only what we placed.  Wake. */
 			struct uffdio_range w = { dst, PAGE_SIZE };
 
 			ioctl(pg->uffd, UFFDIO_WAKE, &w);
 			done++;
-		} else {
-			return r;
+			r = 0;
 		}
 	}
-	return 0;
+	*placed = done;
+	return r;
 }
 
 /* ---- eviction ---- */
@@ -372,7 +379,8 @@ static void write_out_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 				vms_stat_inc(&pg->st.write_errors, 1);
 				slot_free(pg, PP_SLOT(next[i]));
 			}
-			int r = uffd_place(pg, p, 1, bufs[i]);
+			uint64_t placed;
+			int r = uffd_place(pg, p, 1, bufs[i], &placed);
 			if (r)
 				pager_fail(pg, r);
 			pp_unlock(pg, p, pp_make(PP_RES, 0) | PP_DIRTY, PP_LAZY);
@@ -466,6 +474,17 @@ static uint8_t *ring_page(struct vms_kvm_pager *pg, uint64_t pos)
 	return pg->ring + ((pos % RING_MAX) << PAGE_SHIFT);
 }
 
+#ifdef VMS_DEBUG
+/* A sample's copy is in the ring where its page word says: reading a
+ * ring page that is not would wait for a fault nobody resolves. */
+static bool ring_holds(struct vms_kvm_pager *pg, uint64_t pos)
+{
+	unsigned char v = 0;
+
+	return !mincore(ring_page(pg, pos), PAGE_SIZE, &v) && (v & 1);
+}
+#endif
+
 /* Samples locked resident pages (ascending): out to the ring's tail,
  * harvested first (the kvm_single_harvest mutant trusts only this). */
 static size_t sample_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
@@ -490,6 +509,9 @@ static size_t sample_locked(struct vms_kvm_pager *pg, const uint64_t *pages,
 		if (!r && moved[i]) {
 			uint64_t pos = pg->ring_tail + i;
 
+			/* A resident page is never a hole (ALLOW_SRC_HOLES
+			 * would count one as moved). */
+			VMS_ASSERT(ring_holds(pg, pos));
 			pg->ring_dirty[pos % RING_MAX] =
 				(atomic_load(&pg->pp[pages[i]]) & PP_DIRTY) != 0;
 			pg->ring_ns[pos % RING_MAX] = now;
@@ -531,6 +553,7 @@ static size_t evict_samples(struct vms_kvm_pager *pg, bool force)
 			    pg->sample_pos[p] != pos) {
 				pp_unlock(pg, p, w, 0);
 			} else {
+				VMS_ASSERT(ring_holds(pg, pos));
 				pages[n] = p;
 				words[n] = w;
 				bufs[n] = ring_page(pg, pos);
@@ -563,13 +586,16 @@ static int sample_return_locked(struct vms_kvm_pager *pg, uint64_t p)
 		.src = (uintptr_t)ring_page(pg, pos),
 		.len = PAGE_SIZE,
 	};
+	VMS_ASSERT(ring_holds(pg, pos));
 	int r = uffd_ioctl(pg, UFFDIO_MOVE, &m);
 
 	/* UFFDIO_MOVE takes writable mappings only (EINVAL into a range the
 	 * VMM made read-only meanwhile) and gives up on a busy page (EAGAIN,
 	 * EBUSY): then the page is copied back instead. */
 	if (r == -EINVAL || r == -EAGAIN || r == -EBUSY) {
-		r = uffd_place(pg, p, 1, ring_page(pg, pos));
+		uint64_t placed;
+
+		r = uffd_place(pg, p, 1, ring_page(pg, pos), &placed);
 		if (!r)
 			madvise(ring_page(pg, pos), PAGE_SIZE, MADV_DONTNEED);
 	}
@@ -721,26 +747,50 @@ static int read_run(struct vms_kvm_pager *pg, const uint64_t *words, size_t n,
 	return *good ? 0 : io[0].res;
 }
 
-/* Places the first @good pages of a fault's run (words[] their states)
+/* Places the first *@good pages of a fault's run (words[] their states)
  * from @src (NULL: zeroes), counted first: the woken guest runs on, and
- * what it sees must be in the counters already.  Undone on failure. */
+ * what it sees must be in the counters already.  On failure *@good says
+ * how many were placed, and the count of the rest is undone. */
 static int place_run(struct vms_kvm_pager *pg, uint64_t p,
-		     const uint64_t *words, size_t good, const uint8_t *src)
+		     const uint64_t *words, size_t *good, const uint8_t *src)
 {
-	uint64_t swapped = 0;
+	uint64_t swapped = 0, placed;
 
-	for (size_t i = 0; i < good; i++)
+	for (size_t i = 0; i < *good; i++)
 		swapped += (words[i] & PP_STATE) == PP_SWAP;
-	atomic_fetch_add(&pg->resident, good);
+	atomic_fetch_add(&pg->resident, *good);
 	atomic_fetch_sub(&pg->swapped, swapped);
-	if (good > 1)
-		vms_stat_inc(&pg->st.readahead, good - 1);
-	int r = uffd_place(pg, p, good, src);
+	if (*good > 1)
+		vms_stat_inc(&pg->st.readahead, *good - 1);
+	int r = uffd_place(pg, p, *good, src, &placed);
 	if (r) {
-		atomic_fetch_sub(&pg->resident, good);
-		atomic_fetch_add(&pg->swapped, swapped);
+		for (size_t i = placed; i < *good; i++)
+			atomic_fetch_add(&pg->swapped,
+					 (words[i] & PP_STATE) == PP_SWAP);
+		atomic_fetch_sub(&pg->resident, *good - placed);
+		*good = placed;
 	}
 	return r;
+}
+
+/* A fault that adds to a budget already overdrawn by more than a couple
+ * of eviction runs waits for the reclaimer a bounded while, as
+ * memory.high throttles an allocating task: bounded, for the reclaimer
+ * may be unable to write (then the budget gives, not the guest). */
+static void throttle(struct vms_kvm_pager *pg)
+{
+	uint64_t slack = pg->budget / 32 > 2 * RUN_MAX ? pg->budget / 32
+						       : 2 * RUN_MAX;
+
+	for (unsigned i = 0; i < 50 && !atomic_load(&pg->stop) &&
+			     atomic_load(&pg->resident) > pg->budget + slack;
+	     i++) {
+		struct timespec ts = { 0, 200000 };
+
+		kick_reclaimer(pg);
+		nanosleep(&ts, NULL);
+		vms_stat_inc(&pg->st.throttled_ns, 200000);
+	}
 }
 
 static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
@@ -756,6 +806,10 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		pager_fail(pg, -EFAULT);
 		return;
 	}
+	uint64_t st = atomic_load(&pg->pp[p]) & PP_STATE;
+
+	if (st == PP_ZERO || st == PP_SWAP)
+		throttle(pg);
 	words[0] = pp_lock(pg, p);
 	switch (words[0] & PP_STATE) {
 	case PP_RES: {
@@ -770,16 +824,17 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	case PP_SAMPLED:
 		/* Touched while sampled: the guest uses it.  Back at once,
 		 * without I/O (and not counted as a refault). */
-		n = good = 1;
+		n = 1;
 		vms_stat_inc(&pg->st.faults_sampled, 1);
 		r = sample_return_locked(pg, p);
+		good = !r;
 		t0 = 0;
 		break;
 	case PP_ZERO:
 		n = good = gather_run(pg, p, PP_ZERO, words,
 				      readahead_window(pg, p));
 		vms_stat_inc(&pg->st.faults_zero, 1);
-		r = place_run(pg, p, words, good, NULL);
+		r = place_run(pg, p, words, &good, NULL);
 		break;
 	default:
 		n = gather_run(pg, p, PP_SWAP, words, readahead_window(pg, p));
@@ -787,17 +842,16 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		r = read_run(pg, words, n, buf, &good);
 		if (r && VMS_MUTANT_IS(kvm_zero_fill)) {
 			good = 1;
-			r = place_run(pg, p, words, 1, NULL);
+			r = place_run(pg, p, words, &good, NULL);
 		} else if (!r) {
-			r = place_run(pg, p, words, good, buf);
+			r = place_run(pg, p, words, &good, buf);
 		}
 		break;
 	}
 	if (r) {
 		/* Never a zero page for a page that had contents: the guest
-		 * stops, the page stays where it is. */
+		 * stops, the pages not placed stay where they are. */
 		pager_fail(pg, r);
-		good = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t w = words[i];
@@ -1145,6 +1199,7 @@ static int advise_willneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 		return -ENOMEM;
 	for (uint64_t p = page; p < page + n && !r;) {
 		uint64_t words[RUN_MAX];
+		uint64_t placed = 0;
 		size_t k, good;
 
 		words[0] = pp_lock(pg, p);
@@ -1159,12 +1214,16 @@ static int advise_willneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 		r = read_run(pg, words, k, buf, &good);
 		/* A read that failed leaves the page swapped; a placement
 		 * that failed is the pager's failure, as in a fault. */
-		if (!r && (r = uffd_place(pg, p, good, buf)))
+		if (r)
+			good = 0;
+		else if ((r = uffd_place(pg, p, good, buf, &placed)))
 			pager_fail(pg, r);
+		if (r)
+			good = placed;
 		for (size_t i = 0; i < k; i++) {
 			uint64_t w = words[i];
 
-			if (!r && i < good) {
+			if (i < good) {
 				atomic_fetch_add(&pg->resident, 1);
 				atomic_fetch_sub(&pg->swapped, 1);
 				w = (w & ~PP_STATE) | PP_RES;
@@ -1231,5 +1290,6 @@ void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 		.samples = vms_stat_read(&pg->st.samples),
 		.faults_sampled = vms_stat_read(&pg->st.faults_sampled),
 		.lazyfree = vms_stat_read(&pg->st.lazyfree),
+		.throttled_ns = vms_stat_read(&pg->st.throttled_ns),
 	};
 }

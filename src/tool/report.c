@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The counters of the summary, named as in the JSON and the page. */
@@ -120,34 +121,30 @@ static void json_body(FILE *f, const struct run_result *r,
 	fprintf(f, "  ]\n}\n");
 }
 
+bool report_push(void **v, size_t *n, size_t *cap, const void *x,
+		 size_t size)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		void *nv = realloc(*v, c * size);
+
+		if (!nv)
+			return false;
+		*v = nv;
+		*cap = c;
+	}
+	memcpy((char *)*v + (*n)++ * size, x, size);
+	return true;
+}
+
 /* ---- the HTML page ---- */
 
-/* A line of a plot: a value per sample (a level, or a rate when the
- * counter is cumulative). */
-struct line {
-	const char *label, *color;
-	double (*get)(const struct sample *x, unsigned arg);
-	unsigned arg;
-	bool rate;
-};
-
-static double g_resident(const struct sample *x, unsigned node)
+static double g_resident(const void *x, unsigned node)
 {
-	return (double)x->node_resident[node];
-}
-static double g_swap(const struct sample *x, unsigned arg)
-{
-	(void)arg;
-	return (double)x->swap_used;
-}
-static double g_ops(const struct sample *x, unsigned arg)
-{
-	(void)arg;
-	return (double)x->ops;
+	return (double)((const struct sample *)x)->node_resident[node];
 }
 
-/* Cumulative counters by offset, for the rate lines. */
-static double g_field(const struct sample *x, unsigned off)
+double report_u64(const void *x, unsigned off)
 {
 	return (double)*(const uint64_t *)((const char *)x + off);
 }
@@ -158,23 +155,35 @@ static double g_field(const struct sample *x, unsigned off)
 #define PADB 30
 #define PADT 12                 /* room for the top axis label */
 
-static double value(const struct line *l, const struct series *s, size_t i)
+static const void *point(const struct plot_series *s, size_t i)
+{
+	return (const char *)s->v + i * s->stride;
+}
+
+static double t_of(const struct plot_series *s, size_t i)
+{
+	return *(const double *)point(s, i);
+}
+
+static double value(const struct plot_line *l, const struct plot_series *s,
+		    size_t i)
 {
 	if (!l->rate)
-		return l->get(&s->v[i], l->arg);
+		return l->get(point(s, i), l->arg);
 	if (i == 0)
 		return 0;
-	double dt = s->v[i].t - s->v[i - 1].t;
+	double dt = t_of(s, i) - t_of(s, i - 1);
 
-	return dt > 0 ? (l->get(&s->v[i], l->arg) -
-			 l->get(&s->v[i - 1], l->arg)) / dt
+	return dt > 0 ? (l->get(point(s, i), l->arg) -
+			 l->get(point(s, i - 1), l->arg)) / dt
 		      : 0;
 }
 
-static void plot(FILE *f, const char *title, const char *unit,
-		 const struct series *s, const struct line *lines, size_t nl)
+void report_plot(FILE *f, const char *title, const char *unit,
+		 const struct plot_series *s, const struct plot_line *lines,
+		 size_t nl)
 {
-	double tmax = s->n ? s->v[s->n - 1].t : 1, ymax = 1;
+	double tmax = s->n ? t_of(s, s->n - 1) : 1, ymax = 1;
 
 	for (size_t l = 0; l < nl; l++)
 		for (size_t i = 0; i < s->n; i++)
@@ -205,7 +214,7 @@ static void plot(FILE *f, const char *title, const char *unit,
 			lines[l].color);
 		for (size_t i = 0; i < s->n; i++)
 			fprintf(f, "%.1f,%.1f ",
-				PADL + (W - PADL - 10) * s->v[i].t / tmax,
+				PADL + (W - PADL - 10) * t_of(s, i) / tmax,
 				PADT + (H - PADB - PADT) *
 					       (1 - value(&lines[l], s, i) / ymax));
 		/* The legend, four to a row. */
@@ -219,6 +228,27 @@ static void plot(FILE *f, const char *title, const char *unit,
 	fprintf(f, "</svg>\n");
 }
 
+void report_page_begin(FILE *f, const char *verdict)
+{
+	fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		   "<title>vmsync run: %s</title>\n<style>body{font-family:"
+		   "sans-serif;margin:24px;color:#222}table{border-collapse:"
+		   "collapse}td{padding:2px 12px;border-bottom:1px solid #ddd}"
+		   ".ok{color:#070}.bad{color:#b00}</style></head><body>\n",
+		verdict);
+	fprintf(f, "<h1>vmsync run &mdash; <span class=\"%s\">%s</span></h1>\n",
+		strcmp(verdict, "verified") ? "bad" : "ok", verdict);
+}
+
+void report_total_row(FILE *f, const char *name, uint64_t v, double seconds)
+{
+	fprintf(f, "<tr><td>%s</td><td align=\"right\">%llu</td>"
+		   "<td align=\"right\">", name, (unsigned long long)v);
+	if (seconds > 0)
+		fprintf(f, "%.0f/s", v / seconds);
+	fprintf(f, "</td></tr>\n");
+}
+
 #define OFF(field) (unsigned)offsetof(struct sample, field)
 
 static void html_body(FILE *f, const struct run_result *r,
@@ -226,14 +256,7 @@ static void html_body(FILE *f, const struct run_result *r,
 {
 	const struct run_cfg *c = &R.cfg;
 
-	fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-		   "<title>vmsync run: %s</title>\n<style>body{font-family:"
-		   "sans-serif;margin:24px;color:#222}table{border-collapse:"
-		   "collapse}td{padding:2px 12px;border-bottom:1px solid #ddd}"
-		   ".ok{color:#070}.bad{color:#b00}</style></head><body>\n",
-		r->verdict);
-	fprintf(f, "<h1>vmsync run &mdash; <span class=\"%s\">%s</span></h1>\n",
-		strcmp(r->verdict, "verified") ? "bad" : "ok", r->verdict);
+	report_page_begin(f, r->verdict);
 	fprintf(f, "<p>%u vCPUs, %llu MiB guest RAM on %llu MiB of host frames "
 		   "(%d nodes), swap %llu MiB, workload <b>%s</b>, %.1f s, seed "
 		   "%llu, host churn %s%s.</p>\n",
@@ -250,37 +273,42 @@ static void html_body(FILE *f, const struct run_result *r,
 		"resident, node 0", "resident, node 1", "resident, node 2",
 		"resident, node 3", "resident, node 4", "resident, node 5",
 		"resident, node 6", "resident, node 7" };
-	struct line mem[VMS_MAX_NODES + 1];
+	struct plot_line mem[VMS_MAX_NODES + 1];
 	size_t nm = 0;
 
 	for (unsigned i = 0; i < c->nodes; i++)
-		mem[nm++] = (struct line){ names[i], colors[i], g_resident, i,
-					   false };
-	mem[nm++] = (struct line){ "swapped", "#d62728", g_swap, 0, false };
-	const struct line thr[] = {
-		{ "guest ops/s", "#9467bd", g_ops, 0, true },
+		mem[nm++] = (struct plot_line){ names[i], colors[i], g_resident,
+						i, false };
+	mem[nm++] = (struct plot_line){ "swapped", "#d62728", report_u64,
+					OFF(swap_used), false };
+	const struct plot_line thr[] = {
+		{ "guest ops/s", "#9467bd", report_u64, OFF(ops), true },
 	};
-	const struct line rates[] = {
-		{ "shadow faults", "#1f77b4", g_field, OFF(faults), true },
-		{ "swap-ins", "#2ca02c", g_field, OFF(pswpin), true },
-		{ "swap-outs", "#d62728", g_field, OFF(pswpout), true },
-		{ "invalidations", "#ff7f0e", g_field, OFF(invalidations), true },
-		{ "TLB flushes", "#8c564b", g_field, OFF(flushes), true },
+	const struct plot_line rates[] = {
+		{ "shadow faults", "#1f77b4", report_u64, OFF(faults), true },
+		{ "swap-ins", "#2ca02c", report_u64, OFF(pswpin), true },
+		{ "swap-outs", "#d62728", report_u64, OFF(pswpout), true },
+		{ "invalidations", "#ff7f0e", report_u64, OFF(invalidations),
+		  true },
+		{ "TLB flushes", "#8c564b", report_u64, OFF(flushes), true },
 	};
-	plot(f, "Memory", "pages", r->series, mem, nm);
-	plot(f, "Guest throughput", "ops/s", r->series, thr, 1);
-	plot(f, "Rates", "per second", r->series, rates, 5);
+	const struct plot_series s = { r->series->v, r->series->n,
+				       sizeof(struct sample) };
+
+	report_plot(f, "Memory", "pages", &s, mem, nm);
+	report_plot(f, "Guest throughput", "ops/s", &s, thr, 1);
+	report_plot(f, "Rates", "per second", &s, rates,
+		    sizeof(rates) / sizeof(rates[0]));
 
 	fprintf(f, "<h2>Totals</h2>\n<table>\n");
 	for (size_t i = 0; i < nt; i++)
-		fprintf(f, "<tr><td>%s</td><td align=\"right\">%llu</td>"
-			   "<td align=\"right\">%.0f/s</td></tr>\n",
-			t[i].name, (unsigned long long)t[i].v,
-			r->seconds > 0 ? t[i].v / r->seconds : 0);
-	for (size_t i = 0; i < nr_host_ops; i++)
-		fprintf(f, "<tr><td>host %s</td><td align=\"right\">%llu</td>"
-			   "<td></td></tr>\n",
-			host_op_names[i], (unsigned long long)R.host_ops[i]);
+		report_total_row(f, t[i].name, t[i].v, r->seconds);
+	for (size_t i = 0; i < nr_host_ops; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "host %s", host_op_names[i]);
+		report_total_row(f, name, R.host_ops[i], 0);
+	}
 	fprintf(f, "</table>\n</body></html>\n");
 }
 

@@ -391,17 +391,7 @@ static void take_sample(struct sample *x, double t)
 
 static bool series_add(struct series *s, const struct sample *x)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct sample *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return false;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = *x;
-	return true;
+	return report_push((void **)&s->v, &s->n, &s->cap, x, sizeof(*x));
 }
 
 /* "a+b+c": one value per node. */
@@ -477,8 +467,8 @@ static void usage(FILE *f)
 		"  --kvm              a real KVM guest on /dev/kvm (workloads verify,\n"
 		"                     zipf, stream, idle; up to 16 vCPUs and 2G of\n"
 		"                     guest RAM), its RAM paged by vmsync within\n"
-		"                     --host-mem; --nodes, --balloon, --tiering and\n"
-		"                     --report are for simulated guests only\n"
+		"                     --host-mem; --nodes, --balloon and --tiering\n"
+		"                     are for simulated guests only\n"
 		"  --json FILE        the summary and a time series (every 250 ms) as\n"
 		"                     JSON; the schema is in vmsync(1)\n"
 		"  --report FILE      a self-contained HTML page with plots over time\n"
@@ -694,10 +684,9 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 			"must know is gone: only --workload verify knows\n");
 		return -1;
 	}
-	if (cfg->kvm && (cfg->balloon_rate || cfg->tiering || cfg->report_path ||
-			 nodes_given)) {
-		fprintf(stderr, "vmsync run: --nodes, --balloon, --tiering and "
-			"--report are for simulated guests, not --kvm\n");
+	if (cfg->kvm && (cfg->balloon_rate || cfg->tiering || nodes_given)) {
+		fprintf(stderr, "vmsync run: --nodes, --balloon and --tiering "
+			"are for simulated guests, not --kvm\n");
 		return -1;
 	}
 	if (cfg->kvm && (cfg->vcpus > 16 || cfg->guest_mem > (2ull << 30) ||

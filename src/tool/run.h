@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "tool/tool.h"
 #include "vmsync.h"
@@ -159,5 +160,32 @@ int report_json(const char *path, const struct run_result *res);
 int report_html(const char *path, const struct run_result *res);
 extern const char *const host_op_names[];
 extern const size_t nr_host_ops;
+
+/* The pieces of an HTML page, for the KVM run's page too: a plot of
+ * lines over a time series (n points of @stride bytes, each starting
+ * with its time in seconds as a double), a line being a level or, with
+ * @rate, the rate of a cumulative counter. */
+struct plot_series {
+	const void *v;
+	size_t n, stride;
+};
+struct plot_line {
+	const char *label, *color;
+	double (*get)(const void *point, unsigned arg);
+	unsigned arg;
+	bool rate;
+};
+/* Appends the @size bytes at @x to the growing array *@v (*@n used of
+ * *@cap); false when memory ran out. */
+bool report_push(void **v, size_t *n, size_t *cap, const void *x,
+		 size_t size);
+/* A get that reads the uint64_t at offset @off of the point. */
+double report_u64(const void *point, unsigned off);
+void report_plot(FILE *f, const char *title, const char *unit,
+		 const struct plot_series *s, const struct plot_line *lines,
+		 size_t nl);
+void report_page_begin(FILE *f, const char *verdict);
+/* A row of the totals table; a rate too when @seconds > 0. */
+void report_total_row(FILE *f, const char *name, uint64_t v, double seconds);
 
 #endif /* VMS_TOOL_RUN_H */

@@ -5,6 +5,8 @@
 #include "tool/run.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,10 +41,17 @@ bool run_kvm_workload_ok(const char *name)
 	return kvm_workload(name, &wl, &pct);
 }
 
+/* A point of the time series (the plots read t first, then counters by
+ * offset). */
 struct kvm_sample {
 	double t;
 	uint64_t ops;
 	struct vms_kvm_pager_stats st;
+};
+
+struct kvm_series {
+	struct kvm_sample *v;
+	size_t n, cap;
 };
 
 static void kvm_take(struct kvm_drive *d, struct kvm_sample *s, double t)
@@ -86,15 +95,51 @@ static void kvm_live_line(const struct run_cfg *cfg,
 	fflush(stdout);
 }
 
-static int kvm_json(const char *path, const struct run_cfg *cfg,
-		    const struct kvm_drive *d, const struct kvm_sample *end,
-		    const char *verdict)
+static void kvm_json_series(FILE *f, const struct kvm_series *s)
 {
-	FILE *f = fopen(path, "w");
+	fprintf(f, "  \"series\": [\n");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct kvm_sample *x = &s->v[i];
+
+		fprintf(f, "    {\"t\": %.3f, \"ops\": %llu, \"resident\": %llu, "
+			"\"swapped\": %llu, \"faults_zero\": %llu, "
+			"\"faults_sampled\": %llu, \"faults_backend\": %llu, "
+			"\"fault_ns\": %llu, \"evictions\": %llu, "
+			"\"clean_drops\": %llu, \"writes\": %llu, "
+			"\"samples\": %llu}%s\n",
+			x->t, (unsigned long long)x->ops,
+			(unsigned long long)x->st.resident,
+			(unsigned long long)x->st.swapped,
+			(unsigned long long)x->st.faults_zero,
+			(unsigned long long)x->st.faults_sampled,
+			(unsigned long long)x->st.faults_backend,
+			(unsigned long long)x->st.fault_ns,
+			(unsigned long long)x->st.evictions,
+			(unsigned long long)x->st.clean_drops,
+			(unsigned long long)x->st.writes,
+			(unsigned long long)x->st.samples,
+			i + 1 < s->n ? "," : "");
+	}
+	fprintf(f, "  ],\n");
+}
+
+/* What the JSON record and the page are made of. */
+struct kvm_result {
+	const struct run_cfg *cfg;
+	const struct kvm_drive *d;
+	const struct kvm_series *series;
+	const struct kvm_sample *end;
+	const char *verdict;
+};
+
+static void kvm_json(FILE *f, const struct kvm_result *res)
+{
+	const struct run_cfg *cfg = res->cfg;
+	const struct kvm_drive *d = res->d;
+	const struct kvm_sample *end = res->end;
+	const char *verdict = res->verdict;
 	const struct vms_kvm_pager_stats *s = &end->st;
 
-	if (!f)
-		return -errno;
 	fprintf(f, "{\n  \"kvm\": true,\n  \"verdict\": \"%s\",\n"
 		"  \"seconds\": %.3f,\n  \"vcpus\": %u,\n"
 		"  \"guest_mem\": %llu,\n  \"host_mem\": %llu,\n"
@@ -116,7 +161,8 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		"\"write_errors\": %llu, \"read_errors\": %llu, "
 		"\"discards\": %llu, \"harvests\": %llu, "
 		"\"samples\": %llu, \"faults_sampled\": %llu, "
-		"\"lazyfree\": %llu, \"mean_fault_us\": %.2f },\n",
+		"\"lazyfree\": %llu, \"throttled_ns\": %llu, "
+		"\"mean_fault_us\": %.2f },\n",
 		(unsigned long long)s->resident, (unsigned long long)s->swapped,
 		(unsigned long long)s->faults_zero,
 		(unsigned long long)s->faults_backend,
@@ -132,15 +178,111 @@ static int kvm_json(const char *path, const struct run_cfg *cfg,
 		(unsigned long long)s->samples,
 		(unsigned long long)s->faults_sampled,
 		(unsigned long long)s->lazyfree,
+		(unsigned long long)s->throttled_ns,
 		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
 	fprintf(f, "  \"refused_writes\": %llu,\n",
 		(unsigned long long)d->refused);
+	kvm_json_series(f, res->series);
 	fprintf(f, "  \"host_ops\": {");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
 		fprintf(f, "%s \"%s\": %llu", i ? "," : "", kvm_host_op_names[i],
 			(unsigned long long)d->host_ops[i]);
 	fprintf(f, " }\n}\n");
-	return fclose(f) ? -errno : 0;
+}
+
+#define KOFF(field) (unsigned)offsetof(struct kvm_sample, field)
+
+static void kvm_html(FILE *f, const struct kvm_result *res)
+{
+	const struct run_cfg *c = res->cfg;
+	const struct kvm_drive *d = res->d;
+	const struct vms_kvm_pager_stats *s = &res->end->st;
+	const struct plot_series ps = { res->series->v, res->series->n,
+					sizeof(struct kvm_sample) };
+	const struct plot_line mem[] = {
+		{ "resident", "#1f77b4", report_u64, KOFF(st.resident), false },
+		{ "swapped", "#d62728", report_u64, KOFF(st.swapped), false },
+	};
+	const struct plot_line thr[] = {
+		{ "guest ops/s", "#9467bd", report_u64, KOFF(ops), true },
+	};
+	const struct plot_line faults[] = {
+		{ "zero", "#2ca02c", report_u64, KOFF(st.faults_zero), true },
+		{ "swap cache (sampled)", "#ff7f0e", report_u64,
+		  KOFF(st.faults_sampled), true },
+		{ "backend", "#d62728", report_u64, KOFF(st.faults_backend),
+		  true },
+	};
+	const struct plot_line evict[] = {
+		{ "evictions", "#1f77b4", report_u64, KOFF(st.evictions), true },
+		{ "written", "#d62728", report_u64, KOFF(st.writes), true },
+		{ "dropped clean", "#2ca02c", report_u64, KOFF(st.clean_drops),
+		  true },
+		{ "sampled", "#8c564b", report_u64, KOFF(st.samples), true },
+	};
+	const struct {
+		const char *name;
+		uint64_t v;
+	} totals[] = {
+		{ "guest_ops", d->ops }, { "guest_page_reads", d->reads },
+		{ "guest_page_writes", d->writes },
+		{ "guest_zero_reads", d->zero_reads },
+		{ "mismatches", d->mismatches },
+		{ "faults_zero", s->faults_zero },
+		{ "faults_sampled", s->faults_sampled },
+		{ "faults_backend", s->faults_backend },
+		{ "faults_raced", s->faults_raced },
+		{ "readahead", s->readahead }, { "evictions", s->evictions },
+		{ "writes", s->writes }, { "clean_drops", s->clean_drops },
+		{ "lazyfree", s->lazyfree }, { "samples", s->samples },
+		{ "harvests", s->harvests }, { "discards", s->discards },
+		{ "write_errors", s->write_errors },
+		{ "read_errors", s->read_errors },
+		{ "refused_writes", d->refused },
+	};
+
+	report_page_begin(f, res->verdict);
+	fprintf(f, "<p>A real KVM guest: %u vCPUs, %llu MiB guest RAM paged "
+		   "within %llu MiB, swap %llu MiB, workload <b>%s</b>, %.1f s, "
+		   "seed %llu, host churn %s; faults took %.1f &micro;s each "
+		   "on average.</p>\n",
+		c->vcpus, (unsigned long long)(c->guest_mem >> 20),
+		(unsigned long long)(c->host_mem >> 20),
+		(unsigned long long)(c->swap_size >> 20), c->workload->name,
+		res->end->t, (unsigned long long)c->seed,
+		c->churn ? "on" : "off",
+		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
+	report_plot(f, "Guest RAM", "pages", &ps, mem, ARRAY_SIZE(mem));
+	report_plot(f, "Guest throughput", "ops/s", &ps, thr, ARRAY_SIZE(thr));
+	report_plot(f, "Faults by source", "per second", &ps, faults,
+		    ARRAY_SIZE(faults));
+	report_plot(f, "Eviction and aging", "pages per second", &ps, evict,
+		    ARRAY_SIZE(evict));
+	fprintf(f, "<h2>Totals</h2>\n<table>\n");
+	for (size_t i = 0; i < ARRAY_SIZE(totals); i++)
+		report_total_row(f, totals[i].name, totals[i].v, res->end->t);
+	for (unsigned i = 0; i < KVM_HOST_OPS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "host %s", kvm_host_op_names[i]);
+		report_total_row(f, name, d->host_ops[i], 0);
+	}
+	fprintf(f, "</table>\n</body></html>\n");
+}
+
+/* Writes @path whole with @body, or says why it could not. */
+static int kvm_write(const char *path, const struct kvm_result *res,
+		     void (*body)(FILE *f, const struct kvm_result *res))
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	body(f, res);
+	int bad = ferror(f);
+	if (fclose(f) || bad)
+		return -EIO;
+	return 0;
 }
 
 int run_kvm(const struct run_cfg *cfg)
@@ -216,14 +358,23 @@ int run_kvm(const struct run_cfg *cfg)
 	struct kvm_sample first, last, cur;
 	bool tty = isatty(STDOUT_FILENO);
 
+	struct kvm_series series = { 0 };
+	int series_err = 0;
+
 	kvm_take(&d, &first, 0);
 	last = first;
-	while (!atomic_load(&d.stop)) {
+	if (!report_push((void **)&series.v, &series.n, &series.cap, &first,
+			 sizeof(first)))
+		series_err = -ENOMEM;
+	while (!atomic_load(&d.stop) && !series_err) {
 		struct timespec ts = { 0, 250000000 };
 
 		nanosleep(&ts, NULL);
 		uint64_t now = tool_now_ns();
 		kvm_take(&d, &cur, (now - t0) / 1e9);
+		if (!report_push((void **)&series.v, &series.n, &series.cap,
+				 &cur, sizeof(cur)))
+			series_err = -ENOMEM;
 		if (d.deadline_ns && now >= d.deadline_ns)
 			kvm_drive_stop(&d);
 		if (!cfg->quiet && (tty || cur.t - last.t >= 1)) {
@@ -239,6 +390,11 @@ int run_kvm(const struct run_cfg *cfg)
 	if (churn_up)
 		pthread_join(churn, NULL);
 	kvm_take(&d, &cur, (tool_now_ns() - t0) / 1e9);
+	/* The last point, unless the last sample was just now: a rate over
+	 * a few milliseconds is noise. */
+	if (series.n && cur.t - series.v[series.n - 1].t >= 0.1)
+		report_push((void **)&series.v, &series.n, &series.cap, &cur,
+			    sizeof(cur));
 
 	const struct vms_kvm_pager_stats *s = &cur.st;
 	double secs = cur.t;
@@ -255,13 +411,15 @@ int run_kvm(const struct run_cfg *cfg)
 	       (unsigned long long)s->resident,
 	       (unsigned long long)(cfg->host_mem / PAGE),
 	       (unsigned long long)s->swapped);
-	printf("  faults            %10llu zero, %llu from the backend, %llu "
-	       "raced; %llu pages read ahead; %.1f us each\n",
+	printf("  faults            %10llu zero, %llu from the swap cache (the "
+	       "sample ring), %llu from the backend, %llu raced; %llu pages "
+	       "read ahead; %.1f us each, %.3f s waiting for the reclaimer\n",
 	       (unsigned long long)s->faults_zero,
+	       (unsigned long long)s->faults_sampled,
 	       (unsigned long long)s->faults_backend,
 	       (unsigned long long)s->faults_raced,
 	       (unsigned long long)s->readahead,
-	       mean_fault_us(&first.st, s));
+	       mean_fault_us(&first.st, s), s->throttled_ns / 1e9);
 	printf("  evictions         %10llu  (%.0f/s): %llu written, %llu "
 	       "dropped clean, %llu freed; %llu dirty-log harvests\n",
 	       (unsigned long long)s->evictions, s->evictions / secs,
@@ -283,11 +441,12 @@ int run_kvm(const struct run_cfg *cfg)
 	printf("\n");
 
 	int rc;
-	if (err || d.host_error || (d.vcpu_exit != KVM_VCPU_DONE &&
-				    d.vcpu_exit != KVM_VCPU_STOPPED)) {
+	if (!err)
+		err = d.host_error ? d.host_error : series_err;
+	if (err || (d.vcpu_exit != KVM_VCPU_DONE &&
+		    d.vcpu_exit != KVM_VCPU_STOPPED)) {
 		printf("verdict: error (%s)\n",
-		       err || d.host_error ? strerror(-(err ? err : d.host_error))
-					   : "a vCPU stopped: see above");
+		       err ? strerror(-err) : "a vCPU stopped: see above");
 		rc = EXIT_ERROR;
 	} else if (d.mismatches) {
 		printf("verdict: %llu mismatches\n",
@@ -302,17 +461,22 @@ int run_kvm(const struct run_cfg *cfg)
 		printf("verdict: verified\n");
 		rc = EXIT_VERIFIED;
 	}
-	if (cfg->json_path) {
-		r = kvm_json(cfg->json_path, cfg, &d, &cur,
-			     rc == EXIT_VERIFIED ? "verified"
-			     : rc == EXIT_MISMATCH ? "mismatches" : "error");
-		if (r) {
-			fprintf(stderr, "vmsync run: cannot write %s: %s\n",
-				cfg->json_path, strerror(-r));
-			if (rc == EXIT_VERIFIED)
-				rc = EXIT_ERROR;
-		}
+	const struct kvm_result res = {
+		.cfg = cfg, .d = &d, .series = &series, .end = &cur,
+		.verdict = rc == EXIT_VERIFIED ? "verified"
+			   : rc == EXIT_MISMATCH ? "mismatches" : "error" };
+	const char *paths[2] = { cfg->json_path, cfg->report_path };
+	void (*bodies[2])(FILE *, const struct kvm_result *) = { kvm_json,
+								  kvm_html };
+	for (int i = 0; i < 2; i++) {
+		if (!paths[i] || !(r = kvm_write(paths[i], &res, bodies[i])))
+			continue;
+		fprintf(stderr, "vmsync run: cannot write %s: %s\n", paths[i],
+			strerror(-r));
+		if (rc == EXIT_VERIFIED)
+			rc = EXIT_ERROR;
 	}
+	free(series.v);
 	kvm_vm_destroy(vm);
 	pthread_mutex_destroy(&d.report_lock);
 	return rc;
