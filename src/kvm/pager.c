@@ -106,8 +106,10 @@ struct vms_kvm_pager {
 	 * pos % RING_MAX holds the page ring_at[] says, moved there at
 	 * ring_ns[] with the dirty state ring_dirty[] it had then.  head,
 	 * tail and the ns/dirty arrays under evict_lock; ring_at[] is also
-	 * cleared by a fault that moves its page back (page lock held);
-	 * sample_pos[] under the page's lock.  tail - head <= ring_cap. */
+	 * cleared by a fault that moves its page back or by a DONTNEED
+	 * (page lock held), only once the place is empty: the reclaimer
+	 * passes a free place and may fill it again.  sample_pos[] under
+	 * the page's lock.  tail - head <= ring_cap. */
 	uint8_t *ring;
 	_Atomic uint64_t *ring_at;
 	uint64_t *ring_ns, *sample_pos;
@@ -1121,13 +1123,15 @@ static int advise_dontneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 
 		if (!r) {
 			if ((w & PP_STATE) == PP_SAMPLED) {
-				/* Its place in the ring is let go unread. */
+				/* Its place in the ring is let go unread, emptied
+				 * first: once free, the reclaimer may pass it and
+				 * fill it with another sample. */
 				uint64_t pos = pg->sample_pos[page + i];
 
-				atomic_store(&pg->ring_at[pos % RING_MAX],
-					     RING_FREE);
 				madvise(ring_page(pg, pos), PAGE_SIZE,
 					MADV_DONTNEED);
+				atomic_store(&pg->ring_at[pos % RING_MAX],
+					     RING_FREE);
 			}
 			if ((w & PP_STATE) == PP_RES ||
 			    (w & PP_STATE) == PP_SAMPLED)
