@@ -8,7 +8,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR   ?= $(if $(CI),ON,OFF)
 MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache \
 	    swallow_read_error swallow_write_error ignore_short_io \
-	    kvm_no_writeback kvm_single_harvest kvm_zero_fill
+	    kvm_no_writeback kvm_single_harvest kvm_zero_fill zswap_drop_dirty
 CMAKE_FLAGS ?=
 
 .PHONY: all build run test unit sanitize mutants model bench fuzz deps \
@@ -19,7 +19,9 @@ all: build
 # Debian packages the build needs, installed when missing and root:
 # "test:package" pairs, the test a shell condition (no colon in it).
 NEEDS := "command -v cmake:cmake" "command -v gcc:gcc" "command -v make:make" \
-	 "test -f /usr/include/liburing.h:liburing-dev"
+	 "test -f /usr/include/liburing.h:liburing-dev" \
+	 "test -f /usr/include/lz4.h:liblz4-dev" \
+	 "test -f /usr/include/zstd.h:libzstd-dev"
 # What the suite runs on top: python3 (the JSON and picture checks of
 # cli.sh and report.sh).  report.sh brings Chromium itself, model/check.sh
 # spin: each skips or fails with a reason where they cannot be had.

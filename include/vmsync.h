@@ -316,6 +316,43 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
  * with ", O_DIRECT" when the file bypasses the page cache. */
 const char *vms_swap_file_engine(struct vms_swap_backend *be);
 
+/* The compressed tier, in front of another backend (as zswap is in front
+ * of a swap device), with the same slots.  A page written is kept as one
+ * word when it is same-filled (a zero page above all), compressed into
+ * the pool when it compresses to at most 3/4 of a page, else written
+ * through to @next.  The pool holds at most @pool_bytes of frames, size
+ * classes packed into them; a store that would pass that first writes the
+ * oldest entries back to @next, in batches.  A read decompresses and keeps
+ * the entry: the slot's copy stays good until the slot is written again
+ * or discarded.  The tier owns @next from here on and releases it with
+ * itself; on error @next stays the caller's.  -EINVAL for a bad
+ * configuration, -ENOMEM. */
+#define VMS_ZSWAP_LZ4 0                 /* the default */
+#define VMS_ZSWAP_ZSTD 1
+struct vms_zswap_config {
+	uint64_t pool_bytes;            /* at least a page */
+	int compressor;                 /* VMS_ZSWAP_LZ4 or VMS_ZSWAP_ZSTD */
+	int level;                      /* zstd's, 1..22 (0: 3); LZ4: 0 */
+};
+int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
+			  struct vms_swap_backend *next,
+			  struct vms_swap_backend **out);
+
+struct vms_zswap_stats {
+	uint64_t stored;                /* pages in the tier now */
+	uint64_t same_filled;           /* of them, kept as one word */
+	uint64_t pool_bytes;            /* frames the pool holds now */
+	uint64_t compressed_bytes;      /* what the compressed pages take */
+	uint64_t stores, loads;         /* pages the tier took, gave back */
+	uint64_t rejects;               /* written through: compressed worse
+					 * than 3/4 of a page, or no room */
+	uint64_t writebacks;            /* oldest entries moved to @next */
+	uint64_t writeback_errors;      /* ... that @next failed (kept) */
+};
+/* -EINVAL when @be is not a compressed tier. */
+int vms_swap_zswap_stats(struct vms_swap_backend *be,
+			 struct vms_zswap_stats *st);
+
 /* Gives @phys a swap area on @be (owned by phys from here on, released with
  * it) and starts its background reclaimer, which keeps free frames of each
  * node between the watermarks (frames; 0: defaults of 1/64 and 1/32 of the

@@ -5,7 +5,8 @@
 # if the oracle catches every mutant.  Race windows are widened (--race-ns).
 # Mutants of the I/O error paths run the fault sweep of their site instead
 # (test-fault), whose oracle is the guest data; those of the KVM pager run
-# a real guest (kvm-stress), and skip where /dev/kvm cannot be used.
+# a real guest (kvm-stress), and skip where /dev/kvm cannot be used; those
+# of the compressed tier run its unit test (test-zswap).
 set -u
 build=${BUILD:-build}
 jobs=${JOBS:-2}
@@ -58,7 +59,7 @@ for m in "$@"; do
 	site=$(fault_site "$m")
 	target=notifier-stress
 	[ -n "$site" ] && target=test-fault
-	case $m in kvm_*) target=kvm-stress ;; esac
+	case $m in kvm_*) target=kvm-stress ;; zswap_*) target=test-zswap ;; esac
 	if ! { cmake -S . -B "$dir" -DVMS_MUTANT="$m" >/dev/null &&
 	       cmake --build "$dir" -j "$jobs" --target $target >/dev/null; }; then
 		echo "mutant $m: does not build"
@@ -76,6 +77,17 @@ for m in "$@"; do
 		else
 			echo "mutant $m: caught by kvm-stress ${more[*]}:" \
 			     "$(grep -m1 -E 'MISMATCH|check failed' <<<"$out" | cut -c1-160)"
+		fi
+		continue
+	fi
+	if [ $target = test-zswap ]; then
+		out=$(timeout 300 "$dir/tests/test-zswap" 2>&1)
+		if [ $? -eq 0 ]; then
+			echo "mutant $m: NOT CAUGHT by test-zswap"
+			survivors=$((survivors + 1))
+		else
+			echo "mutant $m: caught by test-zswap:" \
+			     "$(grep -m1 'check failed' <<<"$out" | sed 's/.*check failed: //' | cut -c1-160)"
 		fi
 		continue
 	fi
