@@ -27,6 +27,17 @@ catch() {    # catch DIR LABEL PATTERN ARGS...: runs the stress test, says how i
 	echo "  $label: caught${when:+ $when} (exit $rc): ${how:-see output}"
 }
 
+judge() {    # judge MUTANT WHAT CMD...: the mutant is caught if CMD fails
+	local m=$1 what=$2 out; shift 2
+	if out=$("$@" 2>&1); then
+		echo "mutant $m: NOT CAUGHT by $what"
+		survivors=$((survivors + 1))
+	else
+		echo "mutant $m: caught by $what:" \
+		     "$(grep -m1 'check failed' <<<"$out" | sed 's/.*check failed: //' | cut -c1-160)"
+	fi
+}
+
 # The swap mutants break swap paths: they run overcommitted.
 extra_args() {
 	case $1 in
@@ -81,25 +92,12 @@ for m in "$@"; do
 		continue
 	fi
 	if [ $target = test-zswap ]; then
-		out=$(timeout 300 "$dir/tests/test-zswap" 2>&1)
-		if [ $? -eq 0 ]; then
-			echo "mutant $m: NOT CAUGHT by test-zswap"
-			survivors=$((survivors + 1))
-		else
-			echo "mutant $m: caught by test-zswap:" \
-			     "$(grep -m1 'check failed' <<<"$out" | sed 's/.*check failed: //' | cut -c1-160)"
-		fi
+		judge "$m" "test-zswap" timeout 300 "$dir/tests/test-zswap"
 		continue
 	fi
 	if [ -n "$site" ]; then
-		out=$(timeout 600 "$dir/tests/test-fault" --site "$site" --points 8 2>&1)
-		if [ $? -eq 0 ]; then
-			echo "mutant $m: NOT CAUGHT by the $site fault sweep"
-			survivors=$((survivors + 1))
-		else
-			echo "mutant $m: caught by the $site fault sweep:" \
-			     "$(grep -m1 'check failed' <<<"$out" | sed 's/.*check failed: //' | cut -c1-160)"
-		fi
+		judge "$m" "the $site fault sweep" timeout 600 \
+			"$dir/tests/test-fault" --site "$site" --points 8
 		continue
 	fi
 	read -r -a more <<<"$(extra_args "$m")"

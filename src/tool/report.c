@@ -313,29 +313,53 @@ static void html_body(FILE *f, const struct run_result *r,
 }
 
 /* Writes @path whole with @body, or says why it could not. */
-static int report_write(const char *path, const struct run_result *r,
-			void (*body)(FILE *f, const struct run_result *r,
-				     const struct total *t, size_t nt))
+static int write_file(const char *path, report_body_fn body, const void *ctx)
 {
-	struct total t[MAX_TOTALS];
-	size_t nt = totals(r, t);
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		return -errno;
-	body(f, r, t, nt);
+	body(f, ctx);
 	int bad = ferror(f);
 	if (fclose(f) || bad)
 		return -EIO;
 	return 0;
 }
 
-int report_json(const char *path, const struct run_result *r)
+int report_files(const struct run_cfg *cfg, int rc, report_body_fn json,
+		 report_body_fn html, const void *ctx)
 {
-	return report_write(path, r, json_body);
+	const char *paths[2] = { cfg->json_path, cfg->report_path };
+	report_body_fn bodies[2] = { json, html };
+
+	for (int i = 0; i < 2; i++) {
+		int r = paths[i] ? write_file(paths[i], bodies[i], ctx) : 0;
+
+		if (!r)
+			continue;
+		fprintf(stderr, "vmsync run: cannot write %s: %s\n", paths[i],
+			strerror(-r));
+		if (rc == EXIT_VERIFIED)
+			rc = EXIT_ERROR;
+	}
+	return rc;
 }
 
-int report_html(const char *path, const struct run_result *r)
+static void sim_json(FILE *f, const void *ctx)
 {
-	return report_write(path, r, html_body);
+	struct total t[MAX_TOTALS];
+
+	json_body(f, ctx, t, totals(ctx, t));
+}
+
+static void sim_html(FILE *f, const void *ctx)
+{
+	struct total t[MAX_TOTALS];
+
+	html_body(f, ctx, t, totals(ctx, t));
+}
+
+int report_run_files(int rc, const struct run_result *res)
+{
+	return report_files(&R.cfg, rc, sim_json, sim_html, res);
 }

@@ -893,17 +893,7 @@ int cmd_run(int argc, char **argv)
 		.verdict = rc == EXIT_VERIFIED ? "verified"
 			   : rc == EXIT_MISMATCH ? "mismatches"
 						 : "error" };
-	const char *paths[2] = { R.cfg.json_path, R.cfg.report_path };
-	int (*writers[2])(const char *, const struct run_result *) = {
-		report_json, report_html };
-	for (int i = 0; i < 2; i++) {
-		if (!paths[i] || !(r = writers[i](paths[i], &res)))
-			continue;
-		fprintf(stderr, "vmsync run: cannot write %s: %s\n", paths[i],
-			strerror(-r));
-		if (rc == EXIT_VERIFIED)
-			rc = EXIT_ERROR;
-	}
+	rc = report_run_files(rc, &res);
 	free(series.v);
 	run_teardown();
 	free(vcpus);

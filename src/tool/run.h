@@ -156,8 +156,15 @@ struct run_result {
 	struct vms_mm_stats mm;
 	const struct series *series;
 };
-int report_json(const char *path, const struct run_result *res);
-int report_html(const char *path, const struct run_result *res);
+/* A page or record written to an open file from what @ctx points at. */
+typedef void (*report_body_fn)(FILE *f, const void *ctx);
+/* Writes --json with @json and --report with @html (where asked for),
+ * each whole, a line on stderr for one that fails.  Returns @rc, or
+ * EXIT_ERROR for a verified run whose file failed. */
+int report_files(const struct run_cfg *cfg, int rc, report_body_fn json,
+		 report_body_fn html, const void *ctx);
+/* The same for a simulated run. */
+int report_run_files(int rc, const struct run_result *res);
 extern const char *const host_op_names[];
 extern const size_t nr_host_ops;
 

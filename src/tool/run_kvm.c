@@ -132,8 +132,9 @@ struct kvm_result {
 	const char *verdict;
 };
 
-static void kvm_json(FILE *f, const struct kvm_result *res)
+static void kvm_json(FILE *f, const void *ctx)
 {
+	const struct kvm_result *res = ctx;
 	const struct run_cfg *cfg = res->cfg;
 	const struct kvm_drive *d = res->d;
 	const struct kvm_sample *end = res->end;
@@ -192,8 +193,9 @@ static void kvm_json(FILE *f, const struct kvm_result *res)
 
 #define KOFF(field) (unsigned)offsetof(struct kvm_sample, field)
 
-static void kvm_html(FILE *f, const struct kvm_result *res)
+static void kvm_html(FILE *f, const void *ctx)
 {
+	const struct kvm_result *res = ctx;
 	const struct run_cfg *c = res->cfg;
 	const struct kvm_drive *d = res->d;
 	const struct vms_kvm_pager_stats *s = &res->end->st;
@@ -268,21 +270,6 @@ static void kvm_html(FILE *f, const struct kvm_result *res)
 		report_total_row(f, name, d->host_ops[i], 0);
 	}
 	fprintf(f, "</table>\n</body></html>\n");
-}
-
-/* Writes @path whole with @body, or says why it could not. */
-static int kvm_write(const char *path, const struct kvm_result *res,
-		     void (*body)(FILE *f, const struct kvm_result *res))
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -errno;
-	body(f, res);
-	int bad = ferror(f);
-	if (fclose(f) || bad)
-		return -EIO;
-	return 0;
 }
 
 int run_kvm(const struct run_cfg *cfg)
@@ -465,17 +452,7 @@ int run_kvm(const struct run_cfg *cfg)
 		.cfg = cfg, .d = &d, .series = &series, .end = &cur,
 		.verdict = rc == EXIT_VERIFIED ? "verified"
 			   : rc == EXIT_MISMATCH ? "mismatches" : "error" };
-	const char *paths[2] = { cfg->json_path, cfg->report_path };
-	void (*bodies[2])(FILE *, const struct kvm_result *) = { kvm_json,
-								  kvm_html };
-	for (int i = 0; i < 2; i++) {
-		if (!paths[i] || !(r = kvm_write(paths[i], &res, bodies[i])))
-			continue;
-		fprintf(stderr, "vmsync run: cannot write %s: %s\n", paths[i],
-			strerror(-r));
-		if (rc == EXIT_VERIFIED)
-			rc = EXIT_ERROR;
-	}
+	rc = report_files(cfg, rc, kvm_json, kvm_html, &res);
 	free(series.v);
 	kvm_vm_destroy(vm);
 	pthread_mutex_destroy(&d.report_lock);
