@@ -564,8 +564,11 @@ static void report(const struct bench_cfg *cfg)
 	for (int i = 0; i < NR_FIGURES; i++) {
 		struct figure *f = &figures[i];
 
+		/* With figures from other repetitions, one failed. */
 		printf("  %-20s %s%s%s\n", f->name, f->anchor,
-		       f->theirs.skip ? " - skipped: " : "",
+		       !f->theirs.skip ? ""
+		       : f->theirs.n   ? " - a repetition failed: "
+				       : " - skipped: ",
 		       f->theirs.skip ? f->theirs.skip : "");
 	}
 	printf("%llu pages (%llu MiB) per figure, %u repetitions after a "
@@ -610,7 +613,9 @@ static int write_json(const char *path, const struct bench_cfg *cfg)
 			fprintf(f, ", \"ratio\": %.4f",
 				median(&x->ours) / median(&x->theirs));
 		if (x->theirs.skip)
-			fprintf(f, ", \"skipped\": \"%s\"", x->theirs.skip);
+			fprintf(f, ", \"%s\": \"%s\"",
+				x->theirs.n ? "failed_repetition" : "skipped",
+				x->theirs.skip);
 		fprintf(f, "}%s\n", i + 1 < NR_FIGURES ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
