@@ -300,6 +300,10 @@ struct vms_swap_backend {
 	int (*rw)(struct vms_swap_backend *be, struct vms_swap_io *io, size_t n);
 	void (*discard)(struct vms_swap_backend *be, uint64_t slot);
 	void (*release)(struct vms_swap_backend *be);
+	/* Optional: bytes of memory the backend holds in this process that
+	 * no frame pool counts (a compressed tier's heap pool).  Whoever
+	 * keeps a memory budget over the backend counts them in it. */
+	uint64_t (*held_bytes)(struct vms_swap_backend *be);
 	uint64_t nr_slots;
 	const char *name;
 };
@@ -333,6 +337,13 @@ struct vms_zswap_config {
 	uint64_t pool_bytes;            /* at least a page */
 	int compressor;                 /* VMS_ZSWAP_LZ4 or VMS_ZSWAP_ZSTD */
 	int level;                      /* zstd's, 1..22 (0: 3); LZ4: 0 */
+	/* Where the pool's frames come from: free frames of @phys, taken
+	 * without reclaim (a store runs inside reclaim), so the pool comes
+	 * out of the same frames as the guest's pages; a store that finds
+	 * none writes older entries back or goes through.  NULL: the heap,
+	 * which the backend's held_bytes reports (the KVM pager counts it
+	 * against its budget). */
+	struct vms_phys *phys;
 };
 int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
 			  struct vms_swap_backend *next,

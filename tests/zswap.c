@@ -156,6 +156,7 @@ static void test_budget_and_writeback_order(void)
 	CHECK(st.compressed_bytes * 3 >= st.pool_bytes * 2,
 	      "%" PRIu64 " pages (%" PRIu64 " bytes) in %" PRIu64 " bytes",
 	      st.stored, st.compressed_bytes, st.pool_bytes);
+	CHECK_EQ(be->held_bytes(be), st.pool_bytes);
 	CHECK(st.writebacks > 0 && st.stored > 0 && st.stored < N,
 	      "%" PRIu64 " written back, %" PRIu64 " stored", st.writebacks,
 	      st.stored);
@@ -199,6 +200,47 @@ static void test_overwrite_discard(void)
 	be->release(be);
 	free(a);
 	free(b);
+	free(out);
+}
+
+/* With a pool's frames: the tier's frames are the pool's (its free count
+ * falls by them), it reports no heap memory held, and gives them back.
+ * When the frames run out, stores go through instead. */
+static void test_phys_frames(void)
+{
+	enum { N = 64 };
+	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { 24 } };
+	struct vms_swap_backend *file, *be;
+	struct vms_node_info ni;
+	struct vms_zswap_stats st;
+	struct vms_phys *phys;
+	uint8_t *in = pages(N), *out = pages(1);
+
+	CHECK_OK(vms_phys_create(&pc, &phys));
+	CHECK_OK(vms_swap_file_create(NULL, (N + 1) * PAGE, true, &file));
+	struct vms_zswap_config cfg = { .pool_bytes = 1 << 20, .phys = phys };
+	CHECK_OK(vms_swap_zswap_create(&cfg, file, &be));
+	for (unsigned i = 0; i < N; i++) {
+		fill(in + i * PAGE, C_TEXT, i);
+		CHECK_OK(io1(be, 1 + i, in + i * PAGE, true));
+	}
+	CHECK_OK(vms_swap_zswap_stats(be, &st));
+	CHECK_OK(vms_phys_node_info(phys, 0, &ni));
+	CHECK_EQ(ni.frames - ni.free, st.pool_bytes / PAGE);
+	CHECK(st.pool_bytes > 0 && st.pool_bytes <= 24 * PAGE,
+	      "pool %" PRIu64, st.pool_bytes);
+	CHECK(st.rejects + st.writebacks > 0,
+	      "24 frames took %d text pages", N);
+	CHECK_EQ(be->held_bytes(be), 0);
+	for (unsigned i = 0; i < N; i++) {
+		CHECK_OK(io1(be, 1 + i, out, false));
+		CHECK(!memcmp(out, in + i * PAGE, PAGE), "page %u lost", i);
+	}
+	be->release(be);
+	CHECK_OK(vms_phys_node_info(phys, 0, &ni));
+	CHECK_EQ(ni.free, ni.frames);
+	vms_phys_destroy(phys);
+	free(in);
 	free(out);
 }
 
@@ -289,6 +331,7 @@ int main(void)
 	T_RUN(test_round_trip);
 	T_RUN(test_budget_and_writeback_order);
 	T_RUN(test_overwrite_discard);
+	T_RUN(test_phys_frames);
 	T_RUN(test_bad_config);
 	T_RUN(test_threads);
 	return T_DONE();

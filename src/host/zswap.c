@@ -7,7 +7,10 @@
  * packs them); a store that would pass the budget first writes the oldest
  * entries back to the next backend, in batches.  A load decompresses and
  * keeps the entry: the slot's copy stays good until the slot is written
- * again or discarded, so a clean page can still go without I/O. */
+ * again or discarded, so a clean page can still go without I/O.  Frames
+ * come from a pool's free lists (without reclaim: a store runs inside
+ * reclaim) or from the heap.  Lock order: the tier's lock nests inside
+ * page locks (swap I/O runs under them) and outside node locks (frames). */
 #define _GNU_SOURCE
 #include "host/host.h"
 
@@ -24,10 +27,11 @@
 
 enum zs_kind { ZS_EMPTY, ZS_SAME, ZS_COMP };
 
-/* Frames holding objects of one class back to back (an object may
- * straddle two of its frames).  free[] is a stack of free indices. */
+/* Frames holding objects of one class back to back, as if they were
+ * contiguous (an object may straddle two of them: it is copied in two
+ * pieces).  free[] is a stack of free indices. */
 struct zspage {
-	uint8_t *mem;
+	uint8_t *frame[4];
 	struct zspage *next;            /* the class's pages with room */
 	uint16_t frames, objs, used, nr_free;
 	uint16_t *free;
@@ -57,6 +61,8 @@ struct zs_entry {
 struct zswap {
 	struct vms_swap_backend be;
 	struct vms_swap_backend *next;
+	struct vms_phys *phys;          /* frames from its free lists; NULL:
+					 * from the heap */
 	int compressor, level;
 	uint64_t budget;                /* bytes of frames */
 
@@ -96,10 +102,55 @@ static struct zs_class *class_of(struct zswap *z, unsigned len)
 	return &z->classes[(len + ZS_CLASS_STEP - 1) / ZS_CLASS_STEP - 1];
 }
 
-static uint8_t *obj_at(const struct zs_class *c, const struct zspage *zp,
-		       unsigned obj)
+/* Copies @len bytes between @buf and object @obj of @zp (@out: from the
+ * object), in two pieces when it straddles two frames. */
+static void obj_copy(const struct zs_class *c, const struct zspage *zp,
+		     unsigned obj, void *buf, size_t len, bool out)
 {
-	return zp->mem + (size_t)obj * c->size;
+	size_t off = (size_t)obj * c->size;
+
+	for (size_t done = 0; done < len;) {
+		size_t in = (off + done) % PAGE_SIZE;
+		size_t n = PAGE_SIZE - in < len - done ? PAGE_SIZE - in
+						       : len - done;
+		uint8_t *at = zp->frame[(off + done) / PAGE_SIZE] + in;
+
+		if (out)
+			memcpy((uint8_t *)buf + done, at, n);
+		else
+			memcpy(at, (const uint8_t *)buf + done, n);
+		done += n;
+	}
+}
+
+/* A frame for the pool: a free frame of the pool's phys, taken without
+ * reclaim (a store runs inside reclaim, under page locks), or heap. */
+static uint8_t *frame_get(struct zswap *z)
+{
+	if (!z->phys)
+		return vms_aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	struct vms_page *page = phys_alloc_nowait(z->phys, 0);
+
+	return page ? pfn_to_addr(z->phys, page_to_pfn(z->phys, page)) : NULL;
+}
+
+static void frame_put(struct zswap *z, uint8_t *frame)
+{
+	if (!z->phys) {
+		vms_free(frame);
+		return;
+	}
+	page_put(pfn_to_page(z->phys, (uint64_t)(frame - z->phys->base) >>
+					      PAGE_SHIFT));
+}
+
+static void zspage_free(struct zswap *z, struct zspage *zp)
+{
+	for (unsigned i = 0; i < zp->frames; i++)
+		if (zp->frame[i])
+			frame_put(z, zp->frame[i]);
+	vms_free(zp->free);
+	vms_free(zp);
 }
 
 /* A free object of @c: on a page with room, or on a new page when the
@@ -112,19 +163,18 @@ static bool obj_alloc_locked(struct zswap *z, struct zs_class *c,
 	if (!zp) {
 		if ((z->frames + c->frames) * PAGE_SIZE > z->budget)
 			return false;
-		zp = vms_calloc(1, sizeof(*zp));
-		if (zp)
-			zp->free = vms_calloc(c->objs, sizeof(*zp->free));
-		if (zp && zp->free)
-			zp->mem = vms_aligned_alloc(PAGE_SIZE,
-						    c->frames * PAGE_SIZE);
-		if (!zp || !zp->free || !zp->mem) {
+		bool ok = (zp = vms_calloc(1, sizeof(*zp))) &&
+			  (zp->free = vms_calloc(c->objs, sizeof(*zp->free)));
+
+		if (ok)
+			zp->frames = (uint16_t)c->frames;
+		for (unsigned i = 0; ok && i < c->frames; i++)
+			ok = (zp->frame[i] = frame_get(z)) != NULL;
+		if (!ok) {
 			if (zp)
-				vms_free(zp->free);
-			vms_free(zp);
+				zspage_free(z, zp);
 			return false;
 		}
-		zp->frames = (uint16_t)c->frames;
 		zp->objs = (uint16_t)c->objs;
 		for (unsigned i = 0; i < c->objs; i++)
 			zp->free[zp->nr_free++] = (uint16_t)(c->objs - 1 - i);
@@ -162,9 +212,7 @@ static void obj_free_locked(struct zswap *z, struct zs_class *c,
 		at = &(*at)->next;
 	*at = zp->next;
 	z->frames -= zp->frames;
-	vms_free(zp->mem);
-	vms_free(zp->free);
-	vms_free(zp);
+	zspage_free(z, zp);
 }
 
 /* ---- entries and their age ---- */
@@ -274,8 +322,7 @@ static int entry_load_locked(struct zswap *z, uint64_t slot, uint8_t *page)
 			w[i] = e->word;
 		return 0;
 	}
-	struct zs_class *c = class_of(z, e->len);
-	memcpy(tmp, obj_at(c, e->page, e->obj), len);
+	obj_copy(class_of(z, e->len), e->page, e->obj, tmp, len, true);
 	pthread_mutex_unlock(&z->lock);
 	int r = decompress_page(z, tmp, len, page);
 	pthread_mutex_lock(&z->lock);
@@ -378,7 +425,7 @@ static bool store_locked(struct zswap *z, uint64_t slot, const uint8_t *comp,
 		 * stored meanwhile (a caller's own race), last one wins. */
 		wait_idle_locked(z, slot);
 		entry_drop_locked(z, slot);
-		memcpy(obj_at(c, zp, obj), comp, len);
+		obj_copy(c, zp, obj, (void *)comp, len, false);
 		e->kind = ZS_COMP;
 		e->page = zp;
 		e->obj = obj;
@@ -477,6 +524,16 @@ static void zswap_release(struct vms_swap_backend *be)
 	vms_free(z);
 }
 
+static uint64_t zswap_held_bytes(struct vms_swap_backend *be)
+{
+	struct zswap *z = ZS(be);
+
+	pthread_mutex_lock(&z->lock);
+	uint64_t held = z->phys ? 0 : z->frames * PAGE_SIZE;
+	pthread_mutex_unlock(&z->lock);
+	return held;
+}
+
 int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
 			  struct vms_swap_backend *next,
 			  struct vms_swap_backend **out)
@@ -503,6 +560,7 @@ int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
 	for (unsigned i = 0; i < ZS_CLASSES; i++)
 		class_init(&z->classes[i], (i + 1) * ZS_CLASS_STEP);
 	z->next = next;
+	z->phys = cfg->phys;
 	z->compressor = cfg->compressor;
 	z->level = cfg->level ? cfg->level : 3;
 	z->budget = cfg->pool_bytes & ~(uint64_t)(PAGE_SIZE - 1);
@@ -510,7 +568,8 @@ int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
 	pthread_cond_init(&z->idle, NULL);
 	z->be = (struct vms_swap_backend){
 		.rw = zswap_rw, .discard = zswap_discard,
-		.release = zswap_release, .nr_slots = next->nr_slots,
+		.release = zswap_release, .held_bytes = zswap_held_bytes,
+		.nr_slots = next->nr_slots,
 		.name = cfg->compressor == VMS_ZSWAP_ZSTD ? "zswap (zstd)"
 							   : "zswap (lz4)",
 	};
