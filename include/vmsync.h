@@ -556,7 +556,9 @@ struct vms_kvm_ram {
 
 struct vms_kvm_pager_config {
 	struct vms_kvm_ram ram;
-	uint64_t host_bytes;                /* the resident budget */
+	/* The budget: resident guest pages, and what the backend holds in
+	 * memory (its held_bytes: a compressed tier's heap pool). */
+	uint64_t host_bytes;
 	/* Where evicted pages go; the pager owns it once created. */
 	struct vms_swap_backend *backend;
 	unsigned handlers;                  /* fault threads, 0..4; 0: 2 */

@@ -46,6 +46,15 @@ expect 0 "swap in a directory" -- run --guest-mem 8M --swap "${TMPDIR:-/tmp}" --
 expect 2 "host-mem above guest" -- run --guest-mem 8M --host-mem 16M
 expect 2 "host-mem unaligned" -- run --host-mem 1000000
 expect 2 "swap too small" -- run --swap 4K
+expect 0 "zswap lz4" -- run --guest-mem 16M --host-mem 4M --zswap 1M --duration 500ms --quiet
+grep -q "^  compressed tier " <<<"$LAST" || { echo "FAIL: no compressed tier line"; fail=$((fail + 1)); }
+expect 0 "zswap zstd" -- run --guest-mem 16M --zswap 512K --compressor zstd:9 --duration 300ms --quiet
+expect 2 "zswap small" -- run --zswap 4K
+expect 2 "zswap unaligned" -- run --zswap 100000
+expect 2 "zswap not less than host-mem" -- run --guest-mem 16M --host-mem 4M --zswap 4M
+expect 2 "compressor unknown" -- run --zswap 1M --compressor gzip
+expect 2 "compressor level" -- run --zswap 1M --compressor zstd:23
+expect 2 "compressor lz4 level" -- run --zswap 1M --compressor lz4:3
 expect 3 "swap in a missing dir" -- run --swap /nonexistent/dir/x --duration 300ms --quiet
 for w in verify zipf stream kv idle; do
 	expect 0 "workload $w" -- run --workload $w --guest-mem 8M --ops 2000 --quiet
@@ -141,6 +150,9 @@ else
 	n=$(grep -c "<polyline" "$ktmp/k.html")
 	[ "$n" -ge 10 ] || { echo "FAIL: kvm report has $n plot lines, want 10"; fail=$((fail + 1)); }
 	expect 2 "kvm vcpus 17" -- run --kvm --vcpus 17
+	expect 0 "kvm zswap" -- run --kvm --guest-mem 8M --zswap 512K --duration 1s --quiet --json "$ktmp/z.json"
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); z = d["zswap"]; assert d["verdict"] == "verified" and z["stores"] > 0 and z["pool_bytes"] <= 512 * 1024, d' "$ktmp/z.json" ||
+		{ echo "FAIL: kvm zswap JSON"; fail=$((fail + 1)); }
 	expect 0 "kvm json" -- run --kvm --guest-mem 8M --ops 20000 --quiet --json "$ktmp/k.json"
 	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); s = d["series"]; assert d["kvm"] and d["verdict"] == "verified" and d["pager"]["evictions"] > 0 and s and s[-1]["ops"] <= d["guest"]["ops"] and all(a["t"] < b["t"] and a["ops"] <= b["ops"] for a, b in zip(s, s[1:])), d' "$ktmp/k.json" ||
 		{ echo "FAIL: kvm JSON"; fail=$((fail + 1)); }

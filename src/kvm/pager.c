@@ -639,13 +639,23 @@ static size_t pick_victims(struct vms_kvm_pager *pg, uint64_t *pages,
 	return n;
 }
 
+/* The budget holds the resident pages and what the backend holds of
+ * ours in memory (a compressed tier's pool). */
+static bool over_budget(struct vms_kvm_pager *pg, uint64_t slack)
+{
+	uint64_t held = pg->be->held_bytes ? pg->be->held_bytes(pg->be) : 0;
+
+	return atomic_load(&pg->resident) + (held >> PAGE_SHIFT) >
+	       pg->budget + slack;
+}
+
 static void *reclaimer_main(void *arg)
 {
 	struct vms_kvm_pager *pg = arg;
 	uint64_t pages[RUN_MAX], words[RUN_MAX];
 
 	while (!atomic_load(&pg->stop)) {
-		if (atomic_load(&pg->resident) <= pg->budget) {
+		if (!over_budget(pg, 0)) {
 			struct timespec ts;
 
 			pthread_mutex_lock(&pg->kick_mu);
@@ -785,7 +795,7 @@ static void throttle(struct vms_kvm_pager *pg)
 						       : 2 * RUN_MAX;
 
 	for (unsigned i = 0; i < 50 && !atomic_load(&pg->stop) &&
-			     atomic_load(&pg->resident) > pg->budget + slack;
+			     over_budget(pg, slack);
 	     i++) {
 		struct timespec ts = { 0, 200000 };
 
@@ -865,7 +875,7 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 	atomic_store(&pg->ra_next, p + (good ? good : 1));
 	if (t0)
 		vms_stat_inc(&pg->st.refault_ns, vms_now_ns() - t0);
-	if (atomic_load(&pg->resident) > pg->budget)
+	if (over_budget(pg, 0))
 		kick_reclaimer(pg);
 }
 
@@ -1237,7 +1247,7 @@ static int advise_willneed(struct vms_kvm_pager *pg, uint64_t page, uint64_t n)
 		p += k;
 	}
 	vms_free(buf);
-	if (atomic_load(&pg->resident) > pg->budget)
+	if (over_budget(pg, 0))
 		kick_reclaimer(pg);
 	return r;
 }

@@ -93,7 +93,9 @@ static void json_body(FILE *f, const struct run_result *r,
 	for (size_t i = 0; i < nr_host_ops; i++)
 		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", host_op_names[i],
 			(unsigned long long)R.host_ops[i]);
-	fprintf(f, "},\n  \"series\": [\n");
+	fprintf(f, "},\n");
+	report_zswap_json(f, r->zswap);
+	fprintf(f, "  \"series\": [\n");
 	for (size_t i = 0; i < r->series->n; i++) {
 		const struct sample *x = &r->series->v[i];
 
@@ -119,6 +121,27 @@ static void json_body(FILE *f, const struct run_result *r,
 			i + 1 < r->series->n ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
+}
+
+void report_zswap_json(FILE *f, struct vms_swap_backend *tier)
+{
+	struct vms_zswap_stats z;
+
+	if (!tier || vms_swap_zswap_stats(tier, &z))
+		return;
+	fprintf(f, "  \"zswap\": {\"compressor\": \"%s\", \"stored\": %llu, "
+		"\"same_filled\": %llu, \"pool_bytes\": %llu, "
+		"\"compressed_bytes\": %llu, \"stores\": %llu, "
+		"\"loads\": %llu, \"rejects\": %llu, \"writebacks\": %llu, "
+		"\"writeback_errors\": %llu},\n",
+		strstr(tier->name, "zstd") ? "zstd" : "lz4",
+		(unsigned long long)z.stored,
+		(unsigned long long)z.same_filled,
+		(unsigned long long)z.pool_bytes,
+		(unsigned long long)z.compressed_bytes,
+		(unsigned long long)z.stores, (unsigned long long)z.loads,
+		(unsigned long long)z.rejects, (unsigned long long)z.writebacks,
+		(unsigned long long)z.writeback_errors);
 }
 
 bool report_push(void **v, size_t *n, size_t *cap, const void *x,

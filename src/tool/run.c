@@ -270,15 +270,65 @@ static void *host_balloon(void *arg)
 
 /* ---- setup, progress, verdict ---- */
 
-int run_swap_file(const struct run_cfg *cfg, struct vms_swap_backend **be)
+int run_swap_backend(const struct run_cfg *cfg, struct vms_phys *phys,
+		     struct vms_swap_backend **be,
+		     struct vms_swap_backend **tier, const char **engine)
 {
-	int r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true, be);
+	struct vms_swap_backend *file;
+	int r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true,
+				     &file);
 
-	if (r)
+	*tier = NULL;
+	if (r) {
 		fprintf(stderr, "vmsync run: swap file in %s: %s\n",
 			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
 			strerror(-r));
-	return r;
+		return r;
+	}
+	*engine = vms_swap_file_engine(file);
+	*be = file;
+	if (!cfg->zswap_bytes)
+		return 0;
+	struct vms_zswap_config zc = { .pool_bytes = cfg->zswap_bytes,
+				       .compressor = cfg->compressor,
+				       .level = cfg->level, .phys = phys };
+	r = vms_swap_zswap_create(&zc, file, tier);
+	if (r) {
+		fprintf(stderr, "vmsync run: the compressed tier: %s\n",
+			strerror(-r));
+		file->release(file);
+		return r;
+	}
+	*be = *tier;
+	return 0;
+}
+
+const char *run_tier_words(const struct run_cfg *cfg, char *buf,
+			   size_t size)
+{
+	if (!cfg->zswap_bytes)
+		return "";
+	snprintf(buf, size, "a %llu MiB compressed tier (%s), then ",
+		 (unsigned long long)(cfg->zswap_bytes >> 20),
+		 cfg->compressor == VMS_ZSWAP_ZSTD ? "zstd" : "lz4");
+	return buf;
+}
+
+void run_zswap_summary(struct vms_swap_backend *tier)
+{
+	struct vms_zswap_stats z;
+
+	if (!tier || vms_swap_zswap_stats(tier, &z))
+		return;
+	printf("  compressed tier   %10llu pages (%llu same-filled) in %llu "
+	       "KiB of frames, ratio %.2f; %llu stored, %llu loaded, %llu "
+	       "rejected, %llu written back\n",
+	       (unsigned long long)z.stored, (unsigned long long)z.same_filled,
+	       (unsigned long long)(z.pool_bytes >> 10),
+	       z.pool_bytes ? (double)z.stored * PAGE / z.pool_bytes : 0.0,
+	       (unsigned long long)z.stores, (unsigned long long)z.loads,
+	       (unsigned long long)z.rejects,
+	       (unsigned long long)z.writebacks);
 }
 
 static int run_setup(void)
@@ -301,10 +351,9 @@ static int run_setup(void)
 	r = vms_phys_create(&pc, &R.phys);
 	if (r)
 		return r;
-	r = run_swap_file(cfg, &be);
+	r = run_swap_backend(cfg, R.phys, &be, &R.zswap, &R.swap_engine);
 	if (r)
 		return r;
-	R.swap_engine = vms_swap_file_engine(be);
 	r = vms_swap_on(R.phys, be, 0, 0);
 	if (r) {
 		be->release(be);
@@ -469,12 +518,39 @@ static void usage(FILE *f)
 		"                     guest RAM), its RAM paged by vmsync within\n"
 		"                     --host-mem; --nodes, --balloon and --tiering\n"
 		"                     are for simulated guests only\n"
+		"  --zswap SIZE       a compressed tier of SIZE in front of the swap\n"
+		"                     file, its frames out of --host-mem (none by\n"
+		"                     default)\n"
+		"  --compressor NAME  lz4 (default), zstd or zstd:LEVEL (1-22)\n"
 		"  --json FILE        the summary and a time series (every 250 ms) as\n"
 		"                     JSON; the schema is in vmsync(1)\n"
 		"  --report FILE      a self-contained HTML page with plots over time\n"
 		"  --quiet            no progress lines\n"
 		"  --help             this help\n\n"
 		"Exit: 0 verified, 1 mismatches, 2 bad usage, 3 error.\n");
+}
+
+/* "lz4", "zstd" or "zstd:LEVEL". */
+static bool parse_compressor(const char *arg, struct run_cfg *cfg,
+			     const char **why)
+{
+	uint64_t level = 0;
+
+	if (!strcmp(arg, "lz4")) {
+		cfg->compressor = VMS_ZSWAP_LZ4;
+		cfg->level = 0;
+		return true;
+	}
+	if (strncmp(arg, "zstd", 4) ||
+	    (arg[4] && (arg[4] != ':' ||
+			!parse_uint(arg + 5, 1, 22, &level, why)))) {
+		if (!*why || strncmp(arg, "zstd:", 5))
+			*why = "lz4, zstd or zstd:LEVEL (1-22)";
+		return false;
+	}
+	cfg->compressor = VMS_ZSWAP_ZSTD;
+	cfg->level = (int)level;
+	return true;
 }
 
 /* "--nodes 3" (equal shares of --host-mem) or "--nodes 48M,16M" (the
@@ -534,7 +610,8 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "zipf-theta", 1, 0, 'z' }, { "json", 1, 0, 'j' },
 		{ "report", 1, 0, 'r' },   { "nodes", 1, 0, 'N' },
 		{ "balloon", 1, 0, 'b' },  { "churn", 0, 0, 'c' },
-		{ "kvm", 0, 0, 'K' },
+		{ "kvm", 0, 0, 'K' },      { "zswap", 1, 0, 'Z' },
+		{ "compressor", 1, 0, 'C' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
@@ -647,6 +724,17 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 'K':
 			cfg->kvm = true;
 			break;
+		case 'Z':
+			ok = parse_size(optarg, &cfg->zswap_bytes, &why);
+			if (ok && (cfg->zswap_bytes < (64ull << 10) ||
+				   cfg->zswap_bytes % PAGE)) {
+				why = "must be at least 64K, in whole pages";
+				ok = false;
+			}
+			break;
+		case 'C':
+			ok = parse_compressor(optarg, cfg, &why);
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -697,6 +785,12 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 	}
 	if (!cfg->host_mem)
 		cfg->host_mem = cfg->guest_mem / 4;
+	if (cfg->zswap_bytes && cfg->zswap_bytes >= cfg->host_mem) {
+		fprintf(stderr, "vmsync run: --zswap comes out of --host-mem: it "
+			"must be less than its %llu MiB\n",
+			(unsigned long long)(cfg->host_mem >> 20));
+		return -1;
+	}
 	if (cfg->host_mem / PAGE < cfg->nodes * 256) {
 		fprintf(stderr, "vmsync run: --host-mem is too small for %u "
 			"nodes (1M each at least)\n", cfg->nodes);
@@ -739,11 +833,13 @@ int cmd_run(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	vms_phys_set_tiering(R.phys, R.cfg.tiering);
+	char tier[64];
 	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots on "
-	       "%llu MiB of host frames (%d nodes), swap %llu MiB (%s),\n"
+	       "%llu MiB of host frames (%d nodes), %sswap %llu MiB (%s),\n"
 	       "            workload %s, host churn %s%s, ",
 	       R.cfg.vcpus, (unsigned long long)(R.cfg.guest_mem >> 20), NR_SLOTS,
 	       (unsigned long long)(R.cfg.host_mem >> 20), R.cfg.nodes,
+	       run_tier_words(&R.cfg, tier, sizeof(tier)),
 	       (unsigned long long)(R.cfg.swap_size >> 20), R.swap_engine,
 	       R.cfg.workload->name,
 	       !R.cfg.churn ? "off" : R.cfg.workload->discards ? "on"
@@ -860,6 +956,7 @@ int cmd_run(int argc, char **argv)
 	       (unsigned long long)vs.pgscan, (unsigned long long)vs.pgsteal,
 	       (unsigned long long)vs.clean_drop, (unsigned long long)vs.lazyfree,
 	       (unsigned long long)vs.pgmigrate);
+	run_zswap_summary(R.zswap);
 	printf("  host operations  ");
 	for (size_t i = 0; i < nr_host_ops; i++)
 		printf(" %s %llu", host_op_names[i],
@@ -888,6 +985,7 @@ int cmd_run(int argc, char **argv)
 	}
 
 	struct run_result res = {
+		.zswap = R.zswap,
 		.seconds = secs, .vm = st, .vmstat = vs, .mm = ms,
 		.series = &series,
 		.verdict = rc == EXIT_VERIFIED ? "verified"

@@ -39,6 +39,8 @@ struct run_cfg {
 	bool churn;                 /* the host's storm of operations */
 	bool tiering;
 	bool kvm;                   /* a real KVM guest (run_kvm.c) */
+	uint64_t zswap_bytes;       /* --zswap: the compressed tier's pool */
+	int compressor, level;      /* --compressor: VMS_ZSWAP_*, zstd level */
 };
 
 
@@ -99,6 +101,7 @@ struct run {
 	struct mismatch reported[MAX_REPORTED];
 	int error;                          /* first fatal error, -errno */
 	const char *swap_engine;
+	struct vms_swap_backend *zswap;     /* the compressed tier, or NULL */
 };
 extern struct run R;
 
@@ -138,8 +141,18 @@ bool run_tick(uint64_t ops, uint64_t bytes);
 /* The guest page's contents for generation @gen (0: zeroes). */
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
 
-/* The swap file of --swap; a line on stderr when it cannot be made. */
-int run_swap_file(const struct run_cfg *cfg, struct vms_swap_backend **be);
+/* The swap of --swap (a file) behind the compressed tier of --zswap,
+ * whose frames come from @phys (NULL: the heap); a line on stderr when
+ * it cannot be made.  *@tier is the compressed tier or NULL, @engine what
+ * the file's I/O goes through. */
+int run_swap_backend(const struct run_cfg *cfg, struct vms_phys *phys,
+		     struct vms_swap_backend **be,
+		     struct vms_swap_backend **tier, const char **engine);
+/* "a 32 MiB compressed tier (lz4), then " with --zswap, else "". */
+const char *run_tier_words(const struct run_cfg *cfg, char *buf,
+			   size_t size);
+/* The compressed tier's line of the summary. */
+void run_zswap_summary(struct vms_swap_backend *tier);
 
 /* `vmsync run --kvm` (run_kvm.c): the exit code of the run. */
 int run_kvm(const struct run_cfg *cfg);
@@ -155,6 +168,7 @@ struct run_result {
 	struct vms_vmstat vmstat;
 	struct vms_mm_stats mm;
 	const struct series *series;
+	struct vms_swap_backend *zswap;     /* or NULL */
 };
 /* A page or record written to an open file from what @ctx points at. */
 typedef void (*report_body_fn)(FILE *f, const void *ctx);
@@ -163,6 +177,9 @@ typedef void (*report_body_fn)(FILE *f, const void *ctx);
  * EXIT_ERROR for a verified run whose file failed. */
 int report_files(const struct run_cfg *cfg, int rc, report_body_fn json,
 		 report_body_fn html, const void *ctx);
+/* The record's "zswap" member (a line, comma-ended) for a compressed
+ * tier; nothing for NULL. */
+void report_zswap_json(FILE *f, struct vms_swap_backend *tier);
 /* The same for a simulated run. */
 int report_run_files(int rc, const struct run_result *res);
 extern const char *const host_op_names[];

@@ -130,6 +130,7 @@ struct kvm_result {
 	const struct kvm_series *series;
 	const struct kvm_sample *end;
 	const char *verdict;
+	struct vms_swap_backend *zswap;     /* or NULL */
 };
 
 static void kvm_json(FILE *f, const void *ctx)
@@ -183,6 +184,7 @@ static void kvm_json(FILE *f, const void *ctx)
 		mean_fault_us(&(struct vms_kvm_pager_stats){ 0 }, s));
 	fprintf(f, "  \"refused_writes\": %llu,\n",
 		(unsigned long long)d->refused);
+	report_zswap_json(f, res->zswap);
 	kvm_json_series(f, res->series);
 	fprintf(f, "  \"host_ops\": {");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
@@ -291,11 +293,13 @@ int run_kvm(const struct run_cfg *cfg)
 		fprintf(stderr, "vmsync run --kvm: the VM: %s\n", strerror(-r));
 		return EXIT_ERROR;
 	}
-	if (run_swap_file(cfg, &be)) {
+	struct vms_swap_backend *tier;
+	const char *engine;
+
+	if (run_swap_backend(cfg, NULL, &be, &tier, &engine)) {
 		kvm_vm_destroy(vm);
 		return EXIT_ERROR;
 	}
-	const char *engine = vms_swap_file_engine(be);
 	r = kvm_vm_attach_pager(vm, cfg->host_mem, be);
 	if (r) {
 		fprintf(stderr, "vmsync run --kvm: the pager (userfaultfd): %s\n",
@@ -311,11 +315,13 @@ int run_kvm(const struct run_cfg *cfg)
 	d.discards = cfg->workload->discards && cfg->churn;
 	pthread_mutex_init(&d.report_lock, NULL);
 	vm->priv = &d;
+	char words[64];
 	printf("vmsync run --kvm: %u vCPUs on /dev/kvm, %llu MiB guest RAM "
-	       "paged within %llu MiB, swap %llu MiB (%s),\n"
+	       "paged within %llu MiB, %sswap %llu MiB (%s),\n"
 	       "            workload %s, host churn %s, ",
 	       cfg->vcpus, (unsigned long long)(cfg->guest_mem >> 20),
 	       (unsigned long long)(cfg->host_mem >> 20),
+	       run_tier_words(cfg, words, sizeof(words)),
 	       (unsigned long long)(cfg->swap_size >> 20), engine,
 	       cfg->workload->name,
 	       !cfg->churn ? "off" : d.discards ? "on" : "on (keeping contents)");
@@ -421,6 +427,7 @@ int run_kvm(const struct run_cfg *cfg)
 	printf("  refused writes    %10llu  (read-only a while: retried when "
 	       "the host gave the rights back)\n",
 	       (unsigned long long)d.refused);
+	run_zswap_summary(tier);
 	printf("  host operations  ");
 	for (unsigned i = 0; i < KVM_HOST_OPS; i++)
 		printf(" %s %llu", kvm_host_op_names[i],
@@ -450,6 +457,7 @@ int run_kvm(const struct run_cfg *cfg)
 	}
 	const struct kvm_result res = {
 		.cfg = cfg, .d = &d, .series = &series, .end = &cur,
+		.zswap = tier,
 		.verdict = rc == EXIT_VERIFIED ? "verified"
 			   : rc == EXIT_MISMATCH ? "mismatches" : "error" };
 	rc = report_files(cfg, rc, kvm_json, kvm_html, &res);
