@@ -25,7 +25,8 @@ static struct {
 	uint64_t race_ns;
 	bool oracle_only;         /* fail on guest-visible mismatches alone */
 	unsigned overcommit;      /* guest pages per host frame; 0: no swap */
-} opt = { 20, 1, 2, 2, 512, 0, false, 0 };
+	unsigned zswap;           /* frames of a compressed tier; 0: none */
+} opt = { 20, 1, 2, 2, 512, 0, false, 0, 0 };
 
 /*
  * A region: one memslot over one mapping, which lives at one of two homes
@@ -41,6 +42,7 @@ struct region {
 };
 
 static struct vms_phys *phys;
+static struct vms_swap_backend *zswap;    /* --zswap: the compressed tier */
 static struct vms_mm *mm;
 static struct vms_vm *vm;
 static struct region regions[REGIONS];
@@ -348,7 +350,7 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [--seconds S] [--seed N] [--vcpus N] [--host-threads N]\n"
 		"          [--region-pages N] [--race-ns NS] [--oracle-only]\n"
-		"          [--overcommit RATIO]\n",
+		"          [--overcommit RATIO] [--zswap FRAMES]\n",
 		argv0);
 	exit(2);
 }
@@ -360,6 +362,7 @@ static void parse(int argc, char **argv)
 		{ "vcpus", 1, 0, 'v' },       { "host-threads", 1, 0, 'h' },
 		{ "region-pages", 1, 0, 'p' }, { "race-ns", 1, 0, 'r' },
 		{ "oracle-only", 0, 0, 'o' }, { "overcommit", 1, 0, 'O' },
+		{ "zswap", 1, 0, 'z' },
 		{ 0, 0, 0, 0 }
 	};
 	int c;
@@ -375,6 +378,7 @@ static void parse(int argc, char **argv)
 		case 'p': opt.region_pages = strtoull(optarg, &end, 0); break;
 		case 'r': opt.race_ns = strtoull(optarg, &end, 0); break;
 		case 'O': opt.overcommit = (unsigned)strtoul(optarg, &end, 0); break;
+		case 'z': opt.zswap = (unsigned)strtoul(optarg, &end, 0); break;
 		case 'o': opt.oracle_only = true; continue;
 		default: usage(argv[0]);
 		}
@@ -386,7 +390,7 @@ static void parse(int argc, char **argv)
 	if (opt.seconds <= 0 || opt.vcpus < 1 || opt.vcpus > MAX_VCPUS ||
 	    opt.host_threads < 1 || opt.host_threads > 8 ||
 	    opt.region_pages < 64 || opt.region_pages > (1 << 16) ||
-	    opt.overcommit > 16) {
+	    opt.overcommit > 16 || (opt.zswap && !opt.overcommit)) {
 		fprintf(stderr, "value out of range\n");
 		usage(argv[0]);
 	}
@@ -424,6 +428,15 @@ int main(int argc, char **argv)
 		CHECK_OK(vms_mm_create(phys, NULL, &mm));
 		CHECK_OK(vms_swap_file_create(NULL, total_pages * 2 * VMS_PAGE_SIZE,
 					      true, &be));
+		if (opt.zswap) {
+			/* A compressed tier on the pool's own frames. */
+			struct vms_zswap_config zc = {
+				.pool_bytes = opt.zswap * VMS_PAGE_SIZE,
+				.phys = phys };
+
+			CHECK_OK(vms_swap_zswap_create(&zc, be, &zswap));
+			be = zswap;
+		}
 		CHECK_OK(vms_swap_on(phys, be, 0, 0));
 	} else {
 		t_setup(total_pages * 2, &phys, &mm);
@@ -549,6 +562,19 @@ int main(int argc, char **argv)
 		       (unsigned long long)vs.clean_drop,
 		       (unsigned long long)vs.pgmigrate,
 		       (unsigned long long)vs.direct_reclaim);
+	}
+	if (zswap) {
+		struct vms_zswap_stats z;
+
+		CHECK_OK(vms_swap_zswap_stats(zswap, &z));
+		printf("  compressed tier: %llu stores, %llu loads, %llu "
+		       "rejects, %llu written back, %llu pages in %llu KiB\n",
+		       (unsigned long long)z.stores, (unsigned long long)z.loads,
+		       (unsigned long long)z.rejects,
+		       (unsigned long long)z.writebacks,
+		       (unsigned long long)z.stored,
+		       (unsigned long long)(z.pool_bytes >> 10));
+		CHECK(z.stores > 0 && z.loads > 0, "the tier was not used");
 	}
 
 	/* I4: pairs matched, nothing in progress. */
