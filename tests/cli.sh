@@ -49,6 +49,10 @@ expect 2 "swap too small" -- run --swap 4K
 expect 0 "zswap lz4" -- run --guest-mem 16M --host-mem 4M --zswap 1M --duration 500ms --quiet
 grep -q "^  compressed tier " <<<"$LAST" || { echo "FAIL: no compressed tier line"; fail=$((fail + 1)); }
 expect 0 "zswap zstd" -- run --guest-mem 16M --zswap 512K --compressor zstd:9 --duration 300ms --quiet
+for c in mixed zero text binary random; do
+	expect 0 "content $c" -- run --guest-mem 16M --host-mem 4M --zswap 1M --content $c --duration 300ms --quiet
+done
+expect 2 "content unknown" -- run --content pictures
 expect 2 "zswap small" -- run --zswap 4K
 expect 2 "zswap unaligned" -- run --zswap 100000
 expect 2 "zswap not less than host-mem" -- run --guest-mem 16M --host-mem 4M --zswap 4M
@@ -145,6 +149,7 @@ else
 	done
 	expect 2 "kvm kv" -- run --kvm --workload kv
 	expect 2 "kvm tiering" -- run --kvm --tiering
+	expect 2 "kvm content" -- run --kvm --content text
 	ktmp=$(mktemp -d)
 	expect 0 "kvm report" -- run --kvm --guest-mem 8M --duration 1s --quiet --report "$ktmp/k.html"
 	n=$(grep -c "<polyline" "$ktmp/k.html")

@@ -69,13 +69,15 @@ static void json_body(FILE *f, const struct run_result *r,
 	fprintf(f, "  \"config\": {\"vcpus\": %u, \"guest_mem\": %llu, "
 		   "\"host_mem\": %llu, \"nodes\": %d, \"swap_size\": %llu, "
 		   "\"workload\": \"%s\", \"duration_s\": %.3f, \"ops\": %llu, "
-		   "\"seed\": %llu, \"churn\": %s, \"tiering\": %s},\n",
+		   "\"seed\": %llu, \"churn\": %s, \"tiering\": %s, "
+		   "\"content\": \"%s\", \"zswap\": %llu},\n",
 		c->vcpus, (unsigned long long)c->guest_mem,
 		(unsigned long long)c->host_mem, c->nodes,
 		(unsigned long long)c->swap_size, c->workload->name,
 		c->duration_ns / 1e9, (unsigned long long)c->ops,
 		(unsigned long long)c->seed, c->churn ? "true" : "false",
-		c->tiering ? "true" : "false");
+		c->tiering ? "true" : "false", content_names[c->content],
+		(unsigned long long)c->zswap_bytes);
 	fprintf(f, "  \"verdict\": \"%s\",\n  \"seconds\": %.3f,\n", r->verdict,
 		r->seconds);
 	fprintf(f, "  \"mismatches\": %llu,\n  \"first_mismatches\": [",

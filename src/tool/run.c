@@ -29,14 +29,6 @@ const size_t nr_host_ops = NR_HOST_OPS + 1;
 /* Ops from here on keep contents: any workload takes them. */
 #define FIRST_KEEPING_OP 3
 
-void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
-{
-	uint64_t base = gfn << 32 | gen;
-
-	for (size_t k = 0; k < PAGE / 8; k++)
-		page[k] = gen ? base ^ (k * 0x9e3779b97f4a7c15ull) : 0;
-}
-
 void run_fail(int err)
 {
 	int zero = 0;
@@ -516,8 +508,12 @@ static void usage(FILE *f)
 		"  --kvm              a real KVM guest on /dev/kvm (workloads verify,\n"
 		"                     zipf, stream, idle; up to 16 vCPUs and 2G of\n"
 		"                     guest RAM), its RAM paged by vmsync within\n"
-		"                     --host-mem; --nodes, --balloon and --tiering\n"
-		"                     are for simulated guests only\n"
+		"                     --host-mem; --nodes, --balloon, --tiering and\n"
+		"                     --content are for simulated guests only\n"
+		"  --content KIND     what pages hold: mixed (the default: each page\n"
+		"                     one of the others), zero (a tag word, then\n"
+		"                     zeroes), text, binary (heap-like) or random\n"
+		"                     (simulated guests)\n"
 		"  --zswap SIZE       a compressed tier of SIZE in front of the swap\n"
 		"                     file, its frames out of --host-mem (none by\n"
 		"                     default)\n"
@@ -611,11 +607,11 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 		{ "report", 1, 0, 'r' },   { "nodes", 1, 0, 'N' },
 		{ "balloon", 1, 0, 'b' },  { "churn", 0, 0, 'c' },
 		{ "kvm", 0, 0, 'K' },      { "zswap", 1, 0, 'Z' },
-		{ "compressor", 1, 0, 'C' },
+		{ "compressor", 1, 0, 'C' }, { "content", 1, 0, 'T' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *why = NULL;
-	bool duration_given = false, nodes_given = false;
+	bool duration_given = false, nodes_given = false, content_given = false;
 	uint64_t v;
 	int c;
 
@@ -735,6 +731,17 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 		case 'C':
 			ok = parse_compressor(optarg, cfg, &why);
 			break;
+		case 'T':
+			content_given = true;
+			ok = false;
+			for (unsigned k = 0; k < CONTENT_KINDS && !ok; k++)
+				if (!strcmp(optarg, content_names[k])) {
+					cfg->content = k;
+					ok = true;
+				}
+			if (!ok)
+				why = "mixed, zero, text, binary or random";
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -772,9 +779,10 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg)
 			"must know is gone: only --workload verify knows\n");
 		return -1;
 	}
-	if (cfg->kvm && (cfg->balloon_rate || cfg->tiering || nodes_given)) {
-		fprintf(stderr, "vmsync run: --nodes, --balloon and --tiering "
-			"are for simulated guests, not --kvm\n");
+	if (cfg->kvm && (cfg->balloon_rate || cfg->tiering || nodes_given ||
+			 content_given)) {
+		fprintf(stderr, "vmsync run: --nodes, --balloon, --tiering and "
+			"--content are for simulated guests, not --kvm\n");
 		return -1;
 	}
 	if (cfg->kvm && (cfg->vcpus > 16 || cfg->guest_mem > (2ull << 30) ||
@@ -836,12 +844,12 @@ int cmd_run(int argc, char **argv)
 	char tier[64];
 	printf("vmsync run: %u vCPUs, %llu MiB guest RAM in %d memslots on "
 	       "%llu MiB of host frames (%d nodes), %sswap %llu MiB (%s),\n"
-	       "            workload %s, host churn %s%s, ",
+	       "            workload %s (%s pages), host churn %s%s, ",
 	       R.cfg.vcpus, (unsigned long long)(R.cfg.guest_mem >> 20), NR_SLOTS,
 	       (unsigned long long)(R.cfg.host_mem >> 20), R.cfg.nodes,
 	       run_tier_words(&R.cfg, tier, sizeof(tier)),
 	       (unsigned long long)(R.cfg.swap_size >> 20), R.swap_engine,
-	       R.cfg.workload->name,
+	       R.cfg.workload->name, content_names[R.cfg.content],
 	       !R.cfg.churn ? "off" : R.cfg.workload->discards ? "on"
 							     : "on (keeping contents)",
 	       R.cfg.tiering ? ", tiering" : "");

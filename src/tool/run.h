@@ -39,6 +39,7 @@ struct run_cfg {
 	bool churn;                 /* the host's storm of operations */
 	bool tiering;
 	bool kvm;                   /* a real KVM guest (run_kvm.c) */
+	unsigned content;           /* --content: CONTENT_* */
 	uint64_t zswap_bytes;       /* --zswap: the compressed tier's pool */
 	int compressor, level;      /* --compressor: VMS_ZSWAP_*, zstd level */
 };
@@ -138,7 +139,12 @@ void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got);
 void run_fail(int err);
 /* Counts guest operations; true while the run goes on. */
 bool run_tick(uint64_t ops, uint64_t bytes);
-/* The guest page's contents for generation @gen (0: zeroes). */
+/* The guest page's contents for generation @gen (0: zeroes), of the
+ * kind --content chose (content.c); mixed gives each gfn one of the
+ * others. */
+enum { CONTENT_MIXED, CONTENT_ZERO, CONTENT_TEXT, CONTENT_BINARY,
+       CONTENT_RANDOM, CONTENT_KINDS };
+extern const char *const content_names[CONTENT_KINDS];
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
 
 /* The swap of --swap (a file) behind the compressed tier of --zswap,
