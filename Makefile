@@ -21,11 +21,13 @@ all: build
 NEEDS := "command -v cmake:cmake" "command -v gcc:gcc" "command -v make:make" \
 	 "test -f /usr/include/liburing.h:liburing-dev" \
 	 "test -f /usr/include/lz4.h:liblz4-dev" \
-	 "test -f /usr/include/zstd.h:libzstd-dev"
+	 "test -f /usr/include/zstd.h:libzstd-dev" \
+	 "test -f /usr/include/hiredis/hiredis.h:libhiredis-dev"
 # What the suite runs on top: python3 (the JSON and picture checks of
-# cli.sh and report.sh).  report.sh brings Chromium itself, model/check.sh
+# cli.sh and report.sh) and redis-server (the far-memory tier's tests
+# start their own on unix sockets).  report.sh brings Chromium itself, model/check.sh
 # spin: each skips or fails with a reason where they cannot be had.
-TEST_NEEDS := "command -v python3:python3"
+TEST_NEEDS := "command -v python3:python3" "command -v redis-server:redis-server"
 # What `make fuzz` needs on top: clang and its libFuzzer runtime (without
 # it, clang names the file without a directory).
 FUZZ_NEEDS := "command -v clang:clang" \

@@ -320,6 +320,19 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
  * with ", O_DIRECT" when the file bypasses the page cache. */
 const char *vms_swap_file_engine(struct vms_swap_backend *be);
 
+/* A backend on a Redis server, for memory beyond this machine's:
+ * @url is "redis://HOST:PORT" or "unix:PATH", optionally followed by
+ * "?replicas=N" (a write counts only once WAIT says N replicas hold it);
+ * @bytes of slots.  Writes and reads of a batch are pipelined over a few
+ * connections.  Each value carries a header (area, slot, generation,
+ * checksum): a value that is missing, another backend's, stale or corrupt
+ * reads as -EIO, never as data.  A failed write or read is -EIO for its
+ * pages; a connection that failed is made again at its next use.  Release
+ * deletes the backend's keys.  -EINVAL for a bad URL, -ECONNREFUSED when
+ * the server does not answer now, -ENOMEM. */
+int vms_swap_redis_create(const char *url, uint64_t bytes,
+			  struct vms_swap_backend **out);
+
 /* The compressed tier, in front of another backend (as zswap is in front
  * of a swap device), with the same slots.  A page written is kept as one
  * word when it is same-filled (a zero page above all), compressed into

@@ -49,6 +49,25 @@ expect 2 "swap too small" -- run --swap 4K
 expect 0 "zswap lz4" -- run --guest-mem 16M --host-mem 4M --zswap 1M --duration 500ms --quiet
 grep -q "^  compressed tier " <<<"$LAST" || { echo "FAIL: no compressed tier line"; fail=$((fail + 1)); }
 expect 0 "zswap zstd" -- run --guest-mem 16M --zswap 512K --compressor zstd:9 --duration 300ms --quiet
+# Swap on Redis: a server of the test's own on a unix socket, where
+# redis-server is installed (make test installs it as root).
+if command -v redis-server >/dev/null; then
+	rdir=$(mktemp -d)
+	redis-server --port 0 --unixsocket "$rdir/s" --save "" --appendonly no \
+		--daemonize yes --dir "$rdir" --pidfile "$rdir/pid" >/dev/null
+	for _ in $(seq 100); do [ -S "$rdir/s" ] && [ -s "$rdir/pid" ] && break; sleep 0.05; done
+	expect 0 "swap on redis" -- run --guest-mem 16M --host-mem 4M --swap "unix:$rdir/s" --duration 500ms --quiet
+	expect 0 "zswap, then redis" -- run --guest-mem 16M --host-mem 4M --zswap 1M --swap "unix:$rdir/s" --duration 500ms --quiet
+	[ "$(redis-cli -s "$rdir/s" dbsize 2>/dev/null || echo 0)" = 0 ] ||
+		{ echo "FAIL: keys left in Redis after the runs"; fail=$((fail + 1)); }
+	kill "$(cat "$rdir/pid")"
+	rm -rf "$rdir"
+else
+	echo "redis part skipped: no redis-server"
+fi
+expect 3 "redis unreachable" -- run --swap unix:/nonexistent/vmsync.sock --duration 300ms
+[ "$(wc -l <<<"$LAST")" = 1 ] || { echo "FAIL: redis unreachable: not one line"; fail=$((fail + 1)); }
+expect 3 "redis bad url" -- run --swap redis://nohost --duration 300ms
 for c in mixed zero text binary random; do
 	expect 0 "content $c" -- run --guest-mem 16M --host-mem 4M --zswap 1M --content $c --duration 300ms --quiet
 done

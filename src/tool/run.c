@@ -266,18 +266,25 @@ int run_swap_backend(const struct run_cfg *cfg, struct vms_phys *phys,
 		     struct vms_swap_backend **be,
 		     struct vms_swap_backend **tier, const char **engine)
 {
+	const char *at = cfg->swap_path;
+	bool redis = at && (!strncmp(at, "redis://", 8) ||
+			    !strncmp(at, "unix:", 5));
 	struct vms_swap_backend *file;
-	int r = vms_swap_file_create(cfg->swap_path, cfg->swap_size, true,
-				     &file);
+	int r = redis ? vms_swap_redis_create(at, cfg->swap_size, &file)
+		      : vms_swap_file_create(at, cfg->swap_size, true, &file);
 
 	*tier = NULL;
 	if (r) {
-		fprintf(stderr, "vmsync run: swap file in %s: %s\n",
-			cfg->swap_path ? cfg->swap_path : "$TMPDIR",
-			strerror(-r));
+		fprintf(stderr, "vmsync run: swap %s %s: %s\n",
+			redis ? "on" : "file in", at ? at : "$TMPDIR",
+			r == -ECONNREFUSED ? "the server does not answer"
+			: r == -EINVAL && redis
+				? "not redis://HOST:PORT or unix:PATH "
+				  "(?replicas=N)"
+				: strerror(-r));
 		return r;
 	}
-	*engine = vms_swap_file_engine(file);
+	*engine = redis ? file->name : vms_swap_file_engine(file);
 	*be = file;
 	if (!cfg->zswap_bytes)
 		return 0;
@@ -300,8 +307,11 @@ const char *run_tier_words(const struct run_cfg *cfg, char *buf,
 {
 	if (!cfg->zswap_bytes)
 		return "";
-	snprintf(buf, size, "a %llu MiB compressed tier (%s), then ",
-		 (unsigned long long)(cfg->zswap_bytes >> 20),
+	bool mib = cfg->zswap_bytes >= (1ull << 20);
+
+	snprintf(buf, size, "a %llu %s compressed tier (%s), then ",
+		 (unsigned long long)(cfg->zswap_bytes >> (mib ? 20 : 10)),
+		 mib ? "MiB" : "KiB",
 		 cfg->compressor == VMS_ZSWAP_ZSTD ? "zstd" : "lz4");
 	return buf;
 }
@@ -345,7 +355,7 @@ static int run_setup(void)
 		return r;
 	r = run_swap_backend(cfg, R.phys, &be, &R.zswap, &R.swap_engine);
 	if (r)
-		return r;
+		return 1;               /* said why already */
 	r = vms_swap_on(R.phys, be, 0, 0);
 	if (r) {
 		be->release(be);
@@ -488,7 +498,8 @@ static void usage(FILE *f)
 		"                     RAM; default a quarter of it)\n"
 		"  --swap PATH|SIZE   swap file: a directory to make it in, a new file,\n"
 		"                     or a size (default: in $TMPDIR, as large as guest\n"
-		"                     RAM)\n"
+		"                     RAM); or Redis: redis://HOST:PORT or unix:PATH,\n"
+		"                     [?replicas=N]\n"
 		"  --workload NAME    the guest program (default verify):\n");
 	for (size_t i = 0; i < nr_workloads; i++)
 		fprintf(f, "                       %-7s %s\n", workloads[i].name,
@@ -833,8 +844,9 @@ int cmd_run(int argc, char **argv)
 	vcpus = calloc(R.cfg.vcpus, sizeof(*vcpus));
 	args = calloc(R.cfg.vcpus, sizeof(*args));
 	if (!vcpus || !args || (r = run_setup())) {
-		fprintf(stderr, "vmsync run: setup failed: %s\n",
-			strerror(vcpus && args ? -r : ENOMEM));
+		if (r <= 0)
+			fprintf(stderr, "vmsync run: setup failed: %s\n",
+				strerror(vcpus && args ? -r : ENOMEM));
 		run_teardown();
 		free(vcpus);
 		free(args);
