@@ -320,16 +320,21 @@ int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
  * with ", O_DIRECT" when the file bypasses the page cache. */
 const char *vms_swap_file_engine(struct vms_swap_backend *be);
 
-/* A backend on a Redis server, for memory beyond this machine's:
- * @url is "redis://HOST:PORT" or "unix:PATH", optionally followed by
- * "?replicas=N" (a write counts only once WAIT says N replicas hold it);
- * @bytes of slots.  Writes and reads of a batch are pipelined over a few
- * connections.  Each value carries a header (area, slot, generation,
+/* A backend on Redis, for memory beyond this machine's: @url is
+ * "redis://HOST:PORT", "unix:PATH" or "redis-cluster://HOST:PORT[,...]"
+ * (nodes of a Redis Cluster), optionally followed by "?replicas=N" (a
+ * write counts only once WAIT says N replicas hold it; a cluster's
+ * default is 1); @bytes of slots.  Writes and reads of a batch are
+ * pipelined over a few connections per node.  On a cluster a key goes to
+ * the master of its hash slot; MOVED and ASK are followed, and a failed
+ * node, MOVED or CLUSTERDOWN refreshes the slot map and retries for up to
+ * 30 s (a failover is waited out: the call blocks meanwhile).  Each value carries a header (area, slot, generation,
  * checksum): a value that is missing, another backend's, stale or corrupt
  * reads as -EIO, never as data.  A failed write or read is -EIO for its
  * pages; a connection that failed is made again at its next use.  Release
  * deletes the backend's keys.  -EINVAL for a bad URL, -ECONNREFUSED when
- * the server does not answer now, -ENOMEM. */
+ * the server does not answer now, -EPROTO when a cluster's node gives no
+ * slot map, -ENOMEM. */
 int vms_swap_redis_create(const char *url, uint64_t bytes,
 			  struct vms_swap_backend **out);
 

@@ -9,6 +9,7 @@
 #include "host/host.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -81,6 +82,9 @@ struct vms_kvm_pager {
 	 * it for writing.  Writers first. */
 	pthread_rwlock_t layout_lock;
 	_Atomic uint64_t *pp;
+#ifdef VMS_DEBUG
+	uint16_t *unlocked_at;          /* the line that last set pp[p] */
+#endif
 	int uffd;
 	struct vms_swap_backend *be;
 
@@ -166,10 +170,16 @@ static bool pp_trylock(struct vms_kvm_pager *pg, uint64_t p, uint64_t *w)
 
 /* Sets the new state and drops the lock; DIRTY and YOUNG bits set
  * meanwhile by others are kept unless @clear names them. */
-static void pp_unlock(struct vms_kvm_pager *pg, uint64_t p, uint64_t w,
-		      uint64_t clear)
+static void pp_unlock_at(struct vms_kvm_pager *pg, uint64_t p, uint64_t w,
+			 uint64_t clear, unsigned line)
 {
 	uint64_t cur = atomic_load(&pg->pp[p]);
+
+#ifdef VMS_DEBUG
+	pg->unlocked_at[p] = (uint16_t)line;
+#else
+	(void)line;
+#endif
 
 	VMS_ASSERT(cur & PP_LOCK);
 	while (!atomic_compare_exchange_weak(
@@ -178,6 +188,9 @@ static void pp_unlock(struct vms_kvm_pager *pg, uint64_t p, uint64_t w,
 			((cur | w) & (PP_DIRTY | PP_YOUNG) & ~clear)))
 		;
 }
+
+/* Debug builds remember where each page's word was last set. */
+#define pp_unlock(pg, p, w, clear) pp_unlock_at(pg, p, w, clear, __LINE__)
 
 static uint64_t pp_make(uint64_t state, uint64_t slot)
 {
@@ -828,6 +841,19 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		/* Placed already (another vCPU's fault, read-ahead). */
 		struct uffdio_range w = { addr & ~(PAGE_SIZE - 1), PAGE_SIZE };
 
+#ifdef VMS_DEBUG
+		unsigned char in = 1;
+
+		/* Else the guest would fault here for ever. */
+		if (!mincore((void *)(uintptr_t)w.start, PAGE_SIZE, &in) &&
+		    !(in & 1)) {
+			fprintf(stderr, "pager: page %" PRIu64 " resident but "
+				"not in guest RAM (word %#" PRIx64 ", set at "
+				"pager.c:%u)\n", p, words[0],
+				pg->unlocked_at[p]);
+			VMS_ASSERT(!"a resident page is away");
+		}
+#endif
 		ioctl(pg->uffd, UFFDIO_WAKE, &w);
 		vms_stat_inc(&pg->st.faults_raced, 1);
 		pp_unlock(pg, p, words[0], 0);
@@ -951,6 +977,9 @@ static void pager_free(struct vms_kvm_pager *pg)
 	vms_free(pg->ring_dirty);
 	vms_free(pg->sample_pos);
 	vms_free(pg->pp);
+#ifdef VMS_DEBUG
+	vms_free(pg->unlocked_at);
+#endif
 	vms_free(pg->dirty_bitmap);
 	if (pg->sa)
 		swap_area_destroy(pg->sa, false);
@@ -1013,6 +1042,11 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 	pthread_mutex_init(&pg->kick_mu, NULL);
 	pthread_cond_init(&pg->kick_cv, NULL);
 	pg->pp = vms_calloc(pg->pages, sizeof(*pg->pp));
+	bool short_of_memory = false;
+#ifdef VMS_DEBUG
+	pg->unlocked_at = vms_calloc(pg->pages, sizeof(*pg->unlocked_at));
+	short_of_memory = !pg->unlocked_at;
+#endif
 	pg->dirty_bitmap = vms_calloc((pg->pages + 63) / 64, 8);
 	pg->staging = vms_os_mmap(NULL, RUN_MAX * PAGE_SIZE,
 				  PROT_READ | PROT_WRITE,
@@ -1028,7 +1062,8 @@ int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 	pg->ring_cap = pg->budget / 8 > RING_MAX ? RING_MAX
 		       : pg->budget / 8 < 2 * RUN_MAX ? 2 * RUN_MAX
 						      : pg->budget / 8;
-	if (swap_area_create(pg->be, &pg->sa) || !pg->pp || !pg->dirty_bitmap ||
+	if (short_of_memory || swap_area_create(pg->be, &pg->sa) || !pg->pp ||
+	    !pg->dirty_bitmap ||
 	    pg->staging == MAP_FAILED || pg->ring == MAP_FAILED ||
 	    !pg->ring_at || !pg->ring_ns || !pg->ring_dirty || !pg->sample_pos)
 		r = -ENOMEM;

@@ -268,6 +268,7 @@ int run_swap_backend(const struct run_cfg *cfg, struct vms_phys *phys,
 {
 	const char *at = cfg->swap_path;
 	bool redis = at && (!strncmp(at, "redis://", 8) ||
+			    !strncmp(at, "redis-cluster://", 16) ||
 			    !strncmp(at, "unix:", 5));
 	struct vms_swap_backend *file;
 	int r = redis ? vms_swap_redis_create(at, cfg->swap_size, &file)
@@ -278,8 +279,10 @@ int run_swap_backend(const struct run_cfg *cfg, struct vms_phys *phys,
 		fprintf(stderr, "vmsync run: swap %s %s: %s\n",
 			redis ? "on" : "file in", at ? at : "$TMPDIR",
 			r == -ECONNREFUSED ? "the server does not answer"
+			: r == -EPROTO ? "not a cluster (CLUSTER SLOTS failed)"
 			: r == -EINVAL && redis
-				? "not redis://HOST:PORT or unix:PATH "
+				? "not redis://HOST:PORT, unix:PATH or "
+				  "redis-cluster://HOST:PORT[,...] "
 				  "(?replicas=N)"
 				: strerror(-r));
 		return r;
@@ -498,8 +501,8 @@ static void usage(FILE *f)
 		"                     RAM; default a quarter of it)\n"
 		"  --swap PATH|SIZE   swap file: a directory to make it in, a new file,\n"
 		"                     or a size (default: in $TMPDIR, as large as guest\n"
-		"                     RAM); or Redis: redis://HOST:PORT or unix:PATH,\n"
-		"                     [?replicas=N]\n"
+		"                     RAM); or Redis: redis://HOST:PORT, unix:PATH or\n"
+		"                     redis-cluster://HOST:PORT[,...], [?replicas=N]\n"
 		"  --workload NAME    the guest program (default verify):\n");
 	for (size_t i = 0; i < nr_workloads; i++)
 		fprintf(f, "                       %-7s %s\n", workloads[i].name,
