@@ -83,13 +83,24 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 start "$victim"
-# Move a thousand slots from one live master to another, keys and all.
-sleep 1
-live=$(redis-cli -p "${ports[1]}" cluster nodes | awk '/master/ && !/fail/ { print $1 }' | head -2)
-from=$(head -1 <<<"$live") to=$(tail -1 <<<"$live")
-redis-cli --cluster reshard "127.0.0.1:${ports[1]}" --cluster-from "$from" \
-	--cluster-to "$to" --cluster-slots 1000 --cluster-yes >"$tmp/reshard.log" 2>&1 ||
-	{ echo "FAIL: resharding failed"; tail -5 "$tmp/reshard.log"; kill $run; exit 1; }
+# Move a thousand slots from one live master to another, keys and all,
+# once every node agrees on the configuration again (the node that came
+# back must have learnt it is a replica now).
+other=${ports[1]}
+[ "$victim" = "$other" ] && other=${ports[2]}
+moved=
+for _ in $(seq 60); do
+	if redis-cli --cluster check "127.0.0.1:$other" >"$tmp/check.log" 2>&1 &&
+	   ! grep -q "\[ERR\]\|\[WARNING\]" "$tmp/check.log"; then
+		live=$(redis-cli -p "$other" cluster nodes | awk '/master/ && !/fail/ { print $1 }' | head -2)
+		from=$(head -1 <<<"$live") to=$(tail -1 <<<"$live")
+		redis-cli --cluster reshard "127.0.0.1:$other" --cluster-from "$from" \
+			--cluster-to "$to" --cluster-slots 1000 --cluster-yes \
+			>"$tmp/reshard.log" 2>&1 && { moved=1; break; }
+	fi
+	sleep 0.2
+done
+[ -n "$moved" ] || { echo "FAIL: resharding failed"; tail -5 "$tmp/check.log" "$tmp/reshard.log"; kill $run; exit 1; }
 echo "moved 1000 slots between masters"
 wait $run
 rc=$?

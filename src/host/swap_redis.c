@@ -285,6 +285,7 @@ struct rs_item {
 	enum rs_op op;
 	bool done, asking;
 	int node, res;
+	unsigned misses;                /* bad values read, on a cluster */
 	uint64_t slot;
 	uint32_t gen;                   /* RS_SET: the one it writes */
 	void *buf;
@@ -376,7 +377,12 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 			/* sent again in the next round */
 		} else if (x->op == RS_GET) {
 			x->res = value_check(r, x->slot, rep, x->buf);
-			x->done = true;
+			/* A cluster in flux may answer from a node that just
+			 * came back empty and thinks it still owns the slot:
+			 * ask again, from a fresh map, before saying -EIO. */
+			x->done = !x->res || !r->cluster || ++x->misses > 3;
+			if (!x->done)
+				*refresh = true;
 		} else if (x->op == RS_DEL) {
 			x->done = true;
 		} else if (rep->type == REDIS_REPLY_STATUS &&
