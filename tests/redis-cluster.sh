@@ -62,10 +62,16 @@ ok() {    # ok PORT: the cluster is whole, as PORT sees it
 for _ in $(seq 200); do ok "${ports[0]}" && break; sleep 0.1; done
 ok "${ports[0]}" || { echo "FAIL: the cluster did not come up"; exit 1; }
 # A replica of every master, replicating (WAIT needs them).
-for _ in $(seq 200); do
-	[ "$(redis-cli -p "${ports[0]}" cluster nodes | grep -c ' slave ')" = 3 ] && break
-	sleep 0.1
-done
+synced() {    # synced: every master has a replica whose link is up
+	local n=0
+	for p in "${ports[@]}"; do
+		redis-cli -p "$p" info replication 2>/dev/null | grep -q "^role:master" || continue
+		redis-cli -p "$p" info replication | grep -q "^slave0:.*state=online" && n=$((n + 1))
+	done
+	[ $n = 3 ]
+}
+for _ in $(seq 300); do synced && break; sleep 0.1; done
+synced || { echo "FAIL: the replicas did not come up"; exit 1; }
 
 url="redis-cluster://${addrs[0]},${addrs[1]}"
 "$bin" run --guest-mem 32M --host-mem 8M --swap "$url" --duration 18s --quiet \
@@ -77,11 +83,18 @@ sleep 4
 victim=$(redis-cli -p "${ports[0]}" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2]; exit }')
 kill -9 "$(cat "$tmp/$victim.pid")"
 echo "killed the master on port $victim"
-for _ in $(seq 100); do
-	[ "$(redis-cli -p "$( [ "$victim" = "${ports[0]}" ] && echo "${ports[1]}" || echo "${ports[0]}")" cluster nodes |
-	     grep master | grep -vc fail)" = 3 ] && break
+# Bring it back only once a replica took over (marked failed, and three
+# masters that are not): a master back too soon without persistence would
+# come back empty and hand its replica nothing to keep.
+asker=${ports[0]}
+[ "$victim" = "$asker" ] && asker=${ports[1]}
+for _ in $(seq 300); do
+	nodes=$(redis-cli -p "$asker" cluster nodes)
+	grep ":$victim@" <<<"$nodes" | grep -q fail &&
+		[ "$(grep master <<<"$nodes" | grep -vc fail)" = 3 ] && break
 	sleep 0.1
 done
+echo "a replica took over"
 start "$victim"
 # Move a thousand slots from one live master to another, keys and all,
 # once every node agrees on the configuration again (the node that came
@@ -100,7 +113,7 @@ for _ in $(seq 60); do
 	fi
 	sleep 0.2
 done
-[ -n "$moved" ] || { echo "FAIL: resharding failed"; tail -5 "$tmp/check.log" "$tmp/reshard.log"; kill $run; exit 1; }
+[ -n "$moved" ] || { echo "FAIL: resharding failed"; tail -5 "$tmp/check.log" "$tmp/reshard.log"; cat "$tmp/check.log" "$tmp/reshard.log" | tail -12; kill $run; exit 1; }
 echo "moved 1000 slots between masters"
 wait $run
 rc=$?

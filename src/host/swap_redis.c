@@ -25,9 +25,10 @@
 #define RS_NODES 32
 #define RS_HASH_SLOTS 16384
 #define RS_MAGIC 0x766d73706167ull          /* "vmspag" */
-#define RS_WAIT_MS 5000                     /* for replicas to have a write */
+#define RS_WAIT_MS 1000                     /* for replicas to have a write */
 #define RS_TIMEOUT_MS 10000                 /* connect, and each reply */
 #define RS_RETRY_NS 30000000000ull          /* a cluster's failover, at most */
+#define RS_MISS_NS 5000000000ull            /* a bad value asked again */
 
 struct rs_header {
 	uint64_t magic, area, slot;
@@ -59,6 +60,7 @@ struct swap_redis {
 	struct rs_node nodes[RS_NODES];
 	unsigned nr_nodes;
 	uint8_t map[RS_HASH_SLOTS];     /* hash slot -> node (cluster) */
+	atomic_uint map_next;           /* the node a refresh asks first */
 	/* gen[slot]: the generation of the slot's last good write, 0 when
 	 * it holds nothing (atomics: writers of a slot are one at a time). */
 	_Atomic uint32_t *gen;
@@ -203,10 +205,15 @@ static unsigned hash_slot(const char *key)
 	return crc16(key, strlen(key)) % RS_HASH_SLOTS;
 }
 
-/* Reads CLUSTER SLOTS from the first node that answers.  0, or -EIO. */
+/* Reads CLUSTER SLOTS from the first node that answers, starting from
+ * the next one each time (a node just back may be the one confused).
+ * 0, or -EIO. */
 static int map_refresh(struct swap_redis *r)
 {
-	for (unsigned n = 0; n < r->nr_nodes; n++) {
+	unsigned from = atomic_fetch_add(&r->map_next, 1);
+
+	for (unsigned t = 0; t < r->nr_nodes; t++) {
+		unsigned n = (from + t) % r->nr_nodes;
 		struct rs_sig g;
 		struct rs_conn *k = conn_get(r, n, &g);
 		redisReply *rep = k->c ? redisCommand(k->c, "CLUSTER SLOTS")
@@ -285,7 +292,7 @@ struct rs_item {
 	enum rs_op op;
 	bool done, asking;
 	int node, res;
-	unsigned misses;                /* bad values read, on a cluster */
+	uint64_t missed_at;             /* a bad value first read (cluster) */
 	uint64_t slot;
 	uint32_t gen;                   /* RS_SET: the one it writes */
 	void *buf;
@@ -380,7 +387,10 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 			/* A cluster in flux may answer from a node that just
 			 * came back empty and thinks it still owns the slot:
 			 * ask again, from a fresh map, before saying -EIO. */
-			x->done = !x->res || !r->cluster || ++x->misses > 3;
+			if (x->res && r->cluster && !x->missed_at)
+				x->missed_at = vms_now_ns();
+			x->done = !x->res || !r->cluster ||
+				  vms_now_ns() - x->missed_at > RS_MISS_NS;
 			if (!x->done)
 				*refresh = true;
 		} else if (x->op == RS_DEL) {
