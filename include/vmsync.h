@@ -323,8 +323,8 @@ const char *vms_swap_file_engine(struct vms_swap_backend *be);
 /* A backend on Redis, for memory beyond this machine's: @url is
  * "redis://HOST:PORT", "unix:PATH" or "redis-cluster://HOST:PORT[,...]"
  * (nodes of a Redis Cluster), optionally followed by "?replicas=N" (a
- * write counts only once WAIT says N replicas hold it; a cluster's
- * default is 1); @bytes of slots.  Writes and reads of a batch are
+ * write counts only once WAIT says, within 1 s, that N replicas hold it;
+ * a cluster's default is 1); @bytes of slots.  Writes and reads of a batch are
  * pipelined over a few connections per node.  On a cluster a key goes to
  * the master of its hash slot; MOVED and ASK are followed, and a failed
  * node, MOVED or CLUSTERDOWN refreshes the slot map and retries for up to
