@@ -6,7 +6,7 @@
 # Mutants of the I/O error paths run the fault sweep of their site instead
 # (test-fault), whose oracle is the guest data; those of the KVM pager run
 # a real guest (kvm-stress), and skip where /dev/kvm cannot be used; those
-# of the compressed tier run its unit test (test-zswap).
+# of the compressed tier and the Redis tier run their unit tests.
 set -u
 build=${BUILD:-build}
 jobs=${JOBS:-2}
@@ -28,8 +28,11 @@ catch() {    # catch DIR LABEL PATTERN ARGS...: runs the stress test, says how i
 }
 
 judge() {    # judge MUTANT WHAT CMD...: the mutant is caught if CMD fails
-	local m=$1 what=$2 out; shift 2
-	if out=$("$@" 2>&1); then
+	local m=$1 what=$2 out rc; shift 2
+	out=$("$@" 2>&1); rc=$?
+	if [ $rc = 77 ]; then
+		echo "mutant $m: skipped: $(grep -m1 '^skip' <<<"$out")"
+	elif [ $rc = 0 ]; then
 		echo "mutant $m: NOT CAUGHT by $what"
 		survivors=$((survivors + 1))
 	else
@@ -70,7 +73,7 @@ for m in "$@"; do
 	site=$(fault_site "$m")
 	target=notifier-stress
 	[ -n "$site" ] && target=test-fault
-	case $m in kvm_*) target=kvm-stress ;; zswap_*) target=test-zswap ;; esac
+	case $m in kvm_*) target=kvm-stress ;; zswap_*) target=test-zswap ;; skip_checksum) target=test-redis ;; esac
 	if ! { cmake -S . -B "$dir" -DVMS_MUTANT="$m" >/dev/null &&
 	       cmake --build "$dir" -j "$jobs" --target $target >/dev/null; }; then
 		echo "mutant $m: does not build"
@@ -91,8 +94,8 @@ for m in "$@"; do
 		fi
 		continue
 	fi
-	if [ $target = test-zswap ]; then
-		judge "$m" "test-zswap" timeout 300 "$dir/tests/test-zswap"
+	if [ $target = test-zswap ] || [ $target = test-redis ]; then
+		judge "$m" "$target" timeout 300 "$dir/tests/$target"
 		continue
 	fi
 	if [ -n "$site" ]; then

@@ -46,6 +46,7 @@ void vms_assert_fail(const char *expr, const char *file, int line);
 #define VMS_MUTANT_kvm_single_harvest 10
 #define VMS_MUTANT_kvm_zero_fill 11
 #define VMS_MUTANT_zswap_drop_dirty 12
+#define VMS_MUTANT_skip_checksum 13
 #ifdef VMS_MUTANT
 #define VMS_MUTANT_IS(name) (VMS_MUTANT == VMS_MUTANT_##name)
 #else

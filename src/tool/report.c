@@ -146,6 +146,26 @@ void report_zswap_json(FILE *f, struct vms_swap_backend *tier)
 		(unsigned long long)z.writeback_errors);
 }
 
+void report_zswap_rows(FILE *f, struct vms_swap_backend *tier)
+{
+	struct vms_zswap_stats z;
+
+	if (!tier || vms_swap_zswap_stats(tier, &z))
+		return;
+	const struct { const char *name; uint64_t v; } rows[] = {
+		{ "compressed tier: pages", z.stored },
+		{ "compressed tier: same-filled", z.same_filled },
+		{ "compressed tier: frames' bytes", z.pool_bytes },
+		{ "compressed tier: compressed bytes", z.compressed_bytes },
+		{ "compressed tier: stores", z.stores },
+		{ "compressed tier: loads", z.loads },
+		{ "compressed tier: rejects", z.rejects },
+		{ "compressed tier: written back", z.writebacks },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		report_total_row(f, rows[i].name, rows[i].v, 0);
+}
+
 bool report_push(void **v, size_t *n, size_t *cap, const void *x,
 		 size_t size)
 {
@@ -334,6 +354,7 @@ static void html_body(FILE *f, const struct run_result *r,
 		snprintf(name, sizeof(name), "host %s", host_op_names[i]);
 		report_total_row(f, name, R.host_ops[i], 0);
 	}
+	report_zswap_rows(f, r->zswap);
 	fprintf(f, "</table>\n</body></html>\n");
 }
 

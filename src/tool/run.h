@@ -186,6 +186,8 @@ int report_files(const struct run_cfg *cfg, int rc, report_body_fn json,
 /* The record's "zswap" member (a line, comma-ended) for a compressed
  * tier; nothing for NULL. */
 void report_zswap_json(FILE *f, struct vms_swap_backend *tier);
+/* The tier's rows of a page's totals table; nothing for NULL. */
+void report_zswap_rows(FILE *f, struct vms_swap_backend *tier);
 /* The same for a simulated run. */
 int report_run_files(int rc, const struct run_result *res);
 extern const char *const host_op_names[];

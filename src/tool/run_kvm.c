@@ -271,6 +271,7 @@ static void kvm_html(FILE *f, const void *ctx)
 		snprintf(name, sizeof(name), "host %s", kvm_host_op_names[i]);
 		report_total_row(f, name, d->host_ops[i], 0);
 	}
+	report_zswap_rows(f, res->zswap);
 	fprintf(f, "</table>\n</body></html>\n");
 }
 
