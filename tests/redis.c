@@ -6,6 +6,7 @@
  * not count.  Skips (77) where redis-server is missing. */
 #define _GNU_SOURCE
 #include "test.h"
+#include "base/base.h"
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -245,6 +246,57 @@ static void test_replicas(void)
 	free(a);
 }
 
+/* Connections reset at every point of a write and read-back (debug
+ * builds): each page written is either stored or -EIO, each read is the
+ * page or -EIO, never other data, and the next exchange works again. */
+static void test_net_faults(void)
+{
+#ifdef VMS_DEBUG
+	enum { N = 8 };
+	struct vms_swap_backend *be;
+	uint8_t *in = aligned_alloc(PAGE, N * PAGE), *out = aligned_alloc(PAGE, N * PAGE);
+
+	CHECK_OK(vms_swap_redis_create(url, 64 * PAGE, &be));
+	for (unsigned nth = 1; nth <= 6; nth++) {
+		struct vms_swap_io io[N];
+		bool stored[N];
+
+		for (unsigned i = 0; i < N; i++) {
+			fill(in + i * PAGE, nth * 100 + i);
+			io[i] = (struct vms_swap_io){ .write = true, .slot = 1 + i,
+						      .buf = in + i * PAGE };
+		}
+		vms_fault_arm(VMS_FAULT_NET, nth, false);
+		CHECK_OK(be->rw(be, io, N));
+		for (unsigned i = 0; i < N; i++) {
+			CHECK(io[i].res == 0 || io[i].res == -EIO,
+			      "write: %d", io[i].res);
+			stored[i] = !io[i].res;
+			io[i] = (struct vms_swap_io){ .slot = 1 + i,
+						      .buf = out + i * PAGE };
+		}
+		CHECK_OK(be->rw(be, io, N));
+		vms_fault_disarm();
+		for (unsigned i = 0; i < N; i++) {
+			if (io[i].res) {
+				CHECK_EQ(io[i].res, -EIO);
+				continue;
+			}
+			/* Data only for a write that counted. */
+			CHECK(stored[i] && !memcmp(out + i * PAGE,
+						   in + i * PAGE, PAGE),
+			      "page %u after a reset at call %u", i, nth);
+		}
+		CHECK_OK(io1(be, 1, in, true));         /* back to normal */
+		CHECK_OK(io1(be, 1, out, false));
+		CHECK(!memcmp(in, out, PAGE), "no recovery after a reset");
+	}
+	be->release(be);
+	free(in);
+	free(out);
+#endif
+}
+
 static void test_bad_urls(void)
 {
 	static const char *const bad[] = {
@@ -280,6 +332,7 @@ int main(void)
 	T_RUN(test_bad_values);
 	T_RUN(test_server_restart);
 	T_RUN(test_replicas);
+	T_RUN(test_net_faults);
 	T_RUN(test_bad_urls);
 	server_kill();
 	rmdir(dir);

@@ -190,6 +190,8 @@ enum vms_fault_site {
 	VMS_FAULT_SWAP_READ,    /* a page read from swap: EIO */
 	VMS_FAULT_SWAP_SHORT,   /* a transfer comes back short */
 	VMS_FAULT_UFFD,         /* a userfaultfd ioctl of the KVM pager */
+	VMS_FAULT_COMPRESS,     /* the compressed tier's (de)compression */
+	VMS_FAULT_NET,          /* a Redis exchange: the connection resets */
 	VMS_FAULT_NR
 };
 #ifdef VMS_DEBUG

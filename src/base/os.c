@@ -157,6 +157,8 @@ const char *vms_fault_name(enum vms_fault_site site)
 		[VMS_FAULT_SWAP_READ] = "swap-read",
 		[VMS_FAULT_SWAP_SHORT] = "swap-short",
 		[VMS_FAULT_UFFD] = "uffd",
+		[VMS_FAULT_COMPRESS] = "compress",
+		[VMS_FAULT_NET] = "net",
 	};
 	return site < VMS_FAULT_NR ? names[site] : "?";
 }

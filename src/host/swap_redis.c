@@ -331,7 +331,9 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 {
 	struct rs_sig g;
 	struct rs_conn *c = conn_get(r, n, &g);
-	bool failed = !c->c, writes = false, stored[64] = { false };
+	/* An injected failure is a connection reset before the replies. */
+	bool failed = !c->c || vms_fault(VMS_FAULT_NET), writes = false,
+	     stored[64] = { false };
 	char key[80];
 
 	for (size_t i = 0; i < k && !failed; i++) {

@@ -287,6 +287,8 @@ static bool same_filled(const uint8_t *page, uint64_t *word)
 static size_t compress_page(const struct zswap *z, const uint8_t *page,
 			    uint8_t *dst)
 {
+	if (vms_fault(VMS_FAULT_COMPRESS))
+		return 0;               /* as incompressible: written through */
 	if (z->compressor == VMS_ZSWAP_ZSTD) {
 		size_t n = ZSTD_compress(dst, ZS_MAX_LEN, page, PAGE_SIZE,
 					 z->level);
@@ -300,6 +302,8 @@ static size_t compress_page(const struct zswap *z, const uint8_t *page,
 static int decompress_page(const struct zswap *z, const uint8_t *src,
 			   size_t len, uint8_t *page)
 {
+	if (vms_fault(VMS_FAULT_COMPRESS))
+		return -EIO;
 	if (z->compressor == VMS_ZSWAP_ZSTD) {
 		size_t n = ZSTD_decompress(page, PAGE_SIZE, src, len);
 		return !ZSTD_isError(n) && n == PAGE_SIZE ? 0 : -EIO;
