@@ -54,11 +54,13 @@ struct swap_redis {
 	uint64_t area;                  /* this backend's keys among others' */
 
 	/* nodes[] (they only ever grow), the connections' busy bits and the
-	 * slot map under lock; a connection is used by one call at a time. */
+	 * slot map under lock; a connection is used by one call at a time.
+	 * A node is filled in before nr_nodes counts it, so a reader that
+	 * loads nr_nodes may read the nodes below it without the lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct rs_node nodes[RS_NODES];
-	unsigned nr_nodes;
+	atomic_uint nr_nodes;
 	uint8_t map[RS_HASH_SLOTS];     /* hash slot -> node (cluster) */
 	atomic_uint map_next;           /* the node a refresh asks first */
 	/* gen[slot]: the generation of the slot's last good write, 0 when
@@ -96,16 +98,19 @@ static redisContext *rs_connect(const struct rs_node *nd)
 /* The node at @host:@port, added if new; -1 when there is no room. */
 static int node_find_locked(struct swap_redis *r, const char *host, int port)
 {
-	for (unsigned i = 0; i < r->nr_nodes; i++)
+	unsigned nr = atomic_load(&r->nr_nodes);
+
+	for (unsigned i = 0; i < nr; i++)
 		if (r->nodes[i].port == port && !strcmp(r->nodes[i].host, host))
 			return (int)i;
-	if (r->nr_nodes == RS_NODES || strlen(host) >= sizeof(r->nodes[0].host))
+	if (nr == RS_NODES || strlen(host) >= sizeof(r->nodes[0].host))
 		return -1;
-	struct rs_node *nd = &r->nodes[r->nr_nodes];
+	struct rs_node *nd = &r->nodes[nr];
 
 	strcpy(nd->host, host);
 	nd->port = port;
-	return (int)r->nr_nodes++;
+	atomic_store(&r->nr_nodes, nr + 1);
+	return (int)nr;
 }
 
 /* A library must not die of a server that went away: SIGPIPE is blocked
@@ -212,8 +217,10 @@ static int map_refresh(struct swap_redis *r)
 {
 	unsigned from = atomic_fetch_add(&r->map_next, 1);
 
-	for (unsigned t = 0; t < r->nr_nodes; t++) {
-		unsigned n = (from + t) % r->nr_nodes;
+	unsigned nr = atomic_load(&r->nr_nodes);
+
+	for (unsigned t = 0; t < nr; t++) {
+		unsigned n = (from + t) % nr;
 		struct rs_sig g;
 		struct rs_conn *k = conn_get(r, n, &g);
 		redisReply *rep = k->c ? redisCommand(k->c, "CLUSTER SLOTS")
@@ -608,7 +615,7 @@ static int parse_url(struct swap_redis *r, const char *url)
 		if (!spec[5] || strlen(spec + 5) >= sizeof(r->nodes[0].host))
 			return -EINVAL;
 		strcpy(r->nodes[0].host, spec + 5);
-		r->nr_nodes = 1;
+		atomic_store(&r->nr_nodes, 1);
 	} else if (!strncmp(spec, "redis://", 8)) {
 		e = parse_node(r, spec + 8);
 	} else if (!strncmp(spec, "redis-cluster://", 16)) {
@@ -645,7 +652,9 @@ static int redis_probe(struct swap_redis *r)
 {
 	bool up = false;
 
-	for (unsigned n = 0; n < (r->cluster ? r->nr_nodes : 1) && !up; n++) {
+	unsigned nr = r->cluster ? atomic_load(&r->nr_nodes) : 1;
+
+	for (unsigned n = 0; n < nr && !up; n++) {
 		struct rs_sig g;
 		struct rs_conn *k = conn_get(r, n, &g);
 		redisReply *rep = k->c ? redisCommand(k->c, "PING") : NULL;
