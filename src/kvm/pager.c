@@ -83,7 +83,8 @@ struct vms_kvm_pager {
 	pthread_rwlock_t layout_lock;
 	_Atomic uint64_t *pp;
 #ifdef VMS_DEBUG
-	uint16_t *unlocked_at;          /* the line that last set pp[p] */
+	uint16_t *unlocked_at;          /* the line that last changed the
+					 * state in pp[p] */
 #endif
 	int uffd;
 	struct vms_swap_backend *be;
@@ -176,7 +177,8 @@ static void pp_unlock_at(struct vms_kvm_pager *pg, uint64_t p, uint64_t w,
 	uint64_t cur = atomic_load(&pg->pp[p]);
 
 #ifdef VMS_DEBUG
-	pg->unlocked_at[p] = (uint16_t)line;
+	if ((cur ^ w) & PP_STATE)
+		pg->unlocked_at[p] = (uint16_t)line;
 #else
 	(void)line;
 #endif
@@ -189,7 +191,7 @@ static void pp_unlock_at(struct vms_kvm_pager *pg, uint64_t p, uint64_t w,
 		;
 }
 
-/* Debug builds remember where each page's word was last set. */
+/* Debug builds remember where each page's state last changed. */
 #define pp_unlock(pg, p, w, clear) pp_unlock_at(pg, p, w, clear, __LINE__)
 
 static uint64_t pp_make(uint64_t state, uint64_t slot)
@@ -329,11 +331,19 @@ static void move_out(struct vms_kvm_pager *pg, const uint64_t *pages,
 			.mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
 		};
 		uint64_t got = j - i;
+		unsigned char before[RUN_MAX], after[RUN_MAX];
+		bool seen = !mincore(dst[i], m.len, before);
 
 		if (uffd_ioctl(pg, UFFDIO_MOVE, &m))
 			got = m.move > 0 ? (uint64_t)m.move >> PAGE_SHIFT : 0;
+		/* What moved is what arrived (the places start empty): a
+		 * count that missed a page would leave it recorded as in
+		 * guest RAM while it is not. */
+		seen = seen && !mincore(dst[i], m.len, after);
 		for (size_t k = i; k < j; k++)
-			moved[k] = k < i + got;
+			moved[k] = seen ? !(before[k - i] & 1) &&
+						  (after[k - i] & 1)
+					: k < i + got;
 	}
 }
 
@@ -848,8 +858,8 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		if (!mincore((void *)(uintptr_t)w.start, PAGE_SIZE, &in) &&
 		    !(in & 1)) {
 			fprintf(stderr, "pager: page %" PRIu64 " resident but "
-				"not in guest RAM (word %#" PRIx64 ", set at "
-				"pager.c:%u)\n", p, words[0],
+				"not in guest RAM (word %#" PRIx64 ", state set "
+				"at pager.c:%u)\n", p, words[0],
 				pg->unlocked_at[p]);
 			VMS_ASSERT(!"a resident page is away");
 		}
