@@ -331,7 +331,9 @@ const char *vms_swap_file_engine(struct vms_swap_backend *be);
  * 30 s (a failover is waited out: the call blocks meanwhile).  Each value carries a header (area, slot, generation,
  * checksum): a value that is missing, another backend's, stale or corrupt
  * reads as -EIO, never as data.  A failed write or read is -EIO for its
- * pages; a connection that failed is made again at its next use.  Release
+ * pages (the slot of a failed write reads as -EIO until written again:
+ * the server may hold either value); a connection that failed is made
+ * again at its next use.  Release
  * deletes the backend's keys.  -EINVAL for a bad URL, -ECONNREFUSED when
  * the server does not answer now, -EPROTO when a cluster's node gives no
  * slot map, -ENOMEM. */
@@ -377,6 +379,7 @@ struct vms_zswap_stats {
 					 * than 3/4 of a page, or no room */
 	uint64_t writebacks;            /* oldest entries moved to @next */
 	uint64_t writeback_errors;      /* ... that @next failed (kept) */
+	int compressor, level;          /* as configured (zstd: 0 -> 3) */
 };
 /* -EINVAL when @be is not a compressed tier. */
 int vms_swap_zswap_stats(struct vms_swap_backend *be,
@@ -436,6 +439,8 @@ struct vms_vmstat {
 	uint64_t swap_write_errors, swap_read_errors;
 	uint64_t refault;        /* faults on evicted pages: pgmajfault +
 				  * swapcache_hit */
+	struct vms_zswap_stats zswap; /* the compressed tier's, when swap
+				       * is on one; else zeroes */
 };
 void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st);
 
@@ -641,6 +646,7 @@ struct vms_kvm_pager_stats {
 	/* Time faults waited for the reclaimer before they placed pages,
 	 * with the budget overdrawn by more than a couple of runs. */
 	uint64_t throttled_ns;
+	struct vms_zswap_stats zswap;         /* as in struct vms_vmstat */
 };
 void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 			 struct vms_kvm_pager_stats *st);

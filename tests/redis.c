@@ -246,50 +246,75 @@ static void test_replicas(void)
 	free(a);
 }
 
-/* Connections reset at every point of a write and read-back (debug
- * builds): each page written is either stored or -EIO, each read is the
- * page or -EIO, never other data, and the next exchange works again. */
+/* A connection reset, a timeout (the server carried the batch out, its
+ * replies come too late) and a short value, at every point of a write and
+ * read-back (debug builds): each page written is either stored or -EIO,
+ * each read is the page or -EIO, never other data, and the next exchange
+ * works again. */
+#ifdef VMS_DEBUG
+/* One round failing the @nth call of @site (past the calls: none); the
+ * calls the round made. */
+static uint64_t net_fault_round(struct vms_swap_backend *be,
+				enum vms_fault_site site, uint64_t nth,
+				uint8_t *in, uint8_t *out)
+{
+	enum { N = 8 };
+	struct vms_swap_io io[N];
+	bool stored[N];
+
+	for (unsigned i = 0; i < N; i++) {
+		fill(in + i * PAGE, nth * 100 + i);
+		io[i] = (struct vms_swap_io){ .write = true, .slot = 1 + i,
+					      .buf = in + i * PAGE };
+	}
+	vms_fault_arm(site, nth, false);
+	CHECK_OK(be->rw(be, io, N));
+	for (unsigned i = 0; i < N; i++) {
+		CHECK(io[i].res == 0 || io[i].res == -EIO, "write: %d",
+		      io[i].res);
+		stored[i] = !io[i].res;
+		io[i] = (struct vms_swap_io){ .slot = 1 + i,
+					      .buf = out + i * PAGE };
+	}
+	CHECK_OK(be->rw(be, io, N));
+	uint64_t calls = vms_fault_calls(site);
+	CHECK(vms_fault_injected(site) == (nth <= calls), "%s:%" PRIu64
+	      " not injected", vms_fault_name(site), nth);
+	vms_fault_disarm();
+	for (unsigned i = 0; i < N; i++) {
+		if (io[i].res) {
+			CHECK_EQ(io[i].res, -EIO);
+			continue;
+		}
+		/* Data only for a write that counted. */
+		CHECK(stored[i] && !memcmp(out + i * PAGE, in + i * PAGE, PAGE),
+		      "page %u after %s:%" PRIu64, i, vms_fault_name(site), nth);
+	}
+	CHECK_OK(io1(be, 1, in, true));         /* back to normal */
+	CHECK_OK(io1(be, 1, out, false));
+	CHECK(!memcmp(in, out, PAGE), "no recovery after %s:%" PRIu64,
+	      vms_fault_name(site), nth);
+	return calls;
+}
+#endif
+
 static void test_net_faults(void)
 {
 #ifdef VMS_DEBUG
-	enum { N = 8 };
+	static const enum vms_fault_site sites[] = {
+		VMS_FAULT_NET, VMS_FAULT_NET_TIMEOUT, VMS_FAULT_NET_SHORT,
+	};
 	struct vms_swap_backend *be;
-	uint8_t *in = aligned_alloc(PAGE, N * PAGE), *out = aligned_alloc(PAGE, N * PAGE);
+	uint8_t *in = aligned_alloc(PAGE, 8 * PAGE);
+	uint8_t *out = aligned_alloc(PAGE, 8 * PAGE);
 
 	CHECK_OK(vms_swap_redis_create(url, 64 * PAGE, &be));
-	for (unsigned nth = 1; nth <= 6; nth++) {
-		struct vms_swap_io io[N];
-		bool stored[N];
+	for (unsigned s = 0; s < 3; s++) {
+		uint64_t calls = net_fault_round(be, sites[s], UINT64_MAX, in, out);
 
-		for (unsigned i = 0; i < N; i++) {
-			fill(in + i * PAGE, nth * 100 + i);
-			io[i] = (struct vms_swap_io){ .write = true, .slot = 1 + i,
-						      .buf = in + i * PAGE };
-		}
-		vms_fault_arm(VMS_FAULT_NET, nth, false);
-		CHECK_OK(be->rw(be, io, N));
-		for (unsigned i = 0; i < N; i++) {
-			CHECK(io[i].res == 0 || io[i].res == -EIO,
-			      "write: %d", io[i].res);
-			stored[i] = !io[i].res;
-			io[i] = (struct vms_swap_io){ .slot = 1 + i,
-						      .buf = out + i * PAGE };
-		}
-		CHECK_OK(be->rw(be, io, N));
-		vms_fault_disarm();
-		for (unsigned i = 0; i < N; i++) {
-			if (io[i].res) {
-				CHECK_EQ(io[i].res, -EIO);
-				continue;
-			}
-			/* Data only for a write that counted. */
-			CHECK(stored[i] && !memcmp(out + i * PAGE,
-						   in + i * PAGE, PAGE),
-			      "page %u after a reset at call %u", i, nth);
-		}
-		CHECK_OK(io1(be, 1, in, true));         /* back to normal */
-		CHECK_OK(io1(be, 1, out, false));
-		CHECK(!memcmp(in, out, PAGE), "no recovery after a reset");
+		CHECK(calls > 0, "%s never reached", vms_fault_name(sites[s]));
+		for (uint64_t nth = 1; nth <= calls; nth++)
+			net_fault_round(be, sites[s], nth, in, out);
 	}
 	be->release(be);
 	free(in);

@@ -244,6 +244,47 @@ static void test_phys_frames(void)
 	free(out);
 }
 
+/* A pool swapping through the tier reports the tier's counters in its
+ * vmstat, the same as the tier's own; without one, zeroes. */
+static void test_vmstat(void)
+{
+	enum { N = 64 };
+	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { 256 } };
+	struct vms_swap_backend *file, *be;
+	struct vms_zswap_stats st;
+	struct vms_vmstat vs;
+	struct vms_phys *phys;
+	struct vms_mm *mm;
+	uint8_t *in = pages(1);
+	uint64_t hva;
+
+	CHECK_OK(vms_phys_create(&pc, &phys));
+	vms_phys_vmstat(phys, &vs);
+	CHECK_EQ(vs.zswap.stored + vs.zswap.stores + vs.zswap.pool_bytes, 0);
+	CHECK_OK(vms_swap_file_create(NULL, (N + 64) * PAGE, true, &file));
+	struct vms_zswap_config cfg = { .pool_bytes = 1 << 20,
+					.compressor = VMS_ZSWAP_ZSTD };
+	CHECK_OK(vms_swap_zswap_create(&cfg, file, &be));
+	CHECK_OK(vms_swap_on(phys, be, 0, 0));
+	CHECK_OK(vms_mm_create(phys, NULL, &mm));
+	CHECK_OK(vms_mmap(mm, 0, N * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
+			  VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva));
+	for (unsigned i = 0; i < N; i++) {
+		fill(in, C_TEXT, i);
+		CHECK_OK(vms_mm_write(mm, hva + i * PAGE, in, PAGE));
+	}
+	CHECK_OK(vms_madvise(mm, hva, N * PAGE, VMS_MADV_PAGEOUT));
+	vms_mm_destroy(mm);
+	vms_phys_vmstat(phys, &vs);
+	CHECK_OK(vms_swap_zswap_stats(be, &st));
+	CHECK(vs.zswap.stores >= N, "%" PRIu64 " stores", vs.zswap.stores);
+	CHECK_EQ(vs.zswap.stores, st.stores);
+	CHECK_EQ(vs.zswap.compressor, VMS_ZSWAP_ZSTD);
+	CHECK_EQ(vs.zswap.level, 3);
+	vms_phys_destroy(phys);
+	free(in);
+}
+
 static void test_bad_config(void)
 {
 	struct vms_swap_backend *file, *be;
@@ -332,6 +373,7 @@ int main(void)
 	T_RUN(test_budget_and_writeback_order);
 	T_RUN(test_overwrite_discard);
 	T_RUN(test_phys_frames);
+	T_RUN(test_vmstat);
 	T_RUN(test_bad_config);
 	T_RUN(test_threads);
 	return T_DONE();

@@ -192,6 +192,8 @@ enum vms_fault_site {
 	VMS_FAULT_UFFD,         /* a userfaultfd ioctl of the KVM pager */
 	VMS_FAULT_COMPRESS,     /* the compressed tier's (de)compression */
 	VMS_FAULT_NET,          /* a Redis exchange: the connection resets */
+	VMS_FAULT_NET_TIMEOUT,  /* ... is sent, its replies not waited for */
+	VMS_FAULT_NET_SHORT,    /* a Redis value comes back short */
 	VMS_FAULT_NR
 };
 #ifdef VMS_DEBUG

@@ -159,6 +159,8 @@ const char *vms_fault_name(enum vms_fault_site site)
 		[VMS_FAULT_UFFD] = "uffd",
 		[VMS_FAULT_COMPRESS] = "compress",
 		[VMS_FAULT_NET] = "net",
+		[VMS_FAULT_NET_TIMEOUT] = "net-timeout",
+		[VMS_FAULT_NET_SHORT] = "net-short",
 	};
 	return site < VMS_FAULT_NR ? names[site] : "?";
 }

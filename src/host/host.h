@@ -329,6 +329,8 @@ void swap_backend_io(struct vms_swap_backend *be, struct vms_swap_io *io,
 /* The same through the pool's swap area; counts errors and I/O. */
 void swap_io(struct vms_phys *phys, struct vms_swap_io *io, size_t n);
 uint64_t swap_used(struct swap_area *sa, uint64_t *slots);
+/* The compressed tier's counters when @sa is on one, else zeroes. */
+void swap_zswap_stats(struct swap_area *sa, struct vms_zswap_stats *z);
 
 /* The swap-in fault of @hva whose PTE was @pte (a swap entry), mmap_lock
  * held for reading; also reads following swapped pages into the swap

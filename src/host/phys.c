@@ -413,8 +413,10 @@ void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st)
 		st->node[i].inactive = n->inactive.nr;
 		vms_unlock(&n->lru_lock);
 	}
-	if (phys->swap)
+	if (phys->swap) {
 		st->swap_used = swap_used(phys->swap, &st->swap_slots);
+		swap_zswap_stats(phys->swap, &st->zswap);
+	}
 #define C(f) st->f = vms_stat_read((_Atomic uint64_t *)&s->f)
 	C(pgfault); C(pgmajfault); C(pswpin); C(pswpout); C(swapcache_hit);
 	C(pgscan); C(pgsteal); C(pgactivate); C(pgdeactivate); C(lazyfree);

@@ -104,6 +104,12 @@ uint64_t swap_used(struct swap_area *sa, uint64_t *slots)
 	return used;
 }
 
+void swap_zswap_stats(struct swap_area *sa, struct vms_zswap_stats *z)
+{
+	if (vms_swap_zswap_stats(sa->be, z))
+		memset(z, 0, sizeof(*z));
+}
+
 /* A free slot taken with @map as its use, or 0 when swap is full (or a
  * slot's failure is injected). */
 static uint64_t slot_take_locked(struct swap_area *sa, uint32_t map)

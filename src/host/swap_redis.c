@@ -64,7 +64,8 @@ struct swap_redis {
 	uint8_t map[RS_HASH_SLOTS];     /* hash slot -> node (cluster) */
 	atomic_uint map_next;           /* the node a refresh asks first */
 	/* gen[slot]: the generation of the slot's last good write, 0 when
-	 * it holds nothing (atomics: writers of a slot are one at a time). */
+	 * it holds nothing, or'ed with RS_GEN_UNSURE after a failed one
+	 * (atomics: writers of a slot are one at a time). */
 	_Atomic uint32_t *gen;
 	char name[300];
 };
@@ -352,7 +353,13 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 		if (failed)
 			break;
 		if (x->op == RS_GET) {
-			failed = redisAppendCommand(c->c, "GET %s", key) != REDIS_OK;
+			/* An injected short reply is a real one: the server
+			 * sends half the value. */
+			failed = (vms_fault(VMS_FAULT_NET_SHORT)
+					  ? redisAppendCommand(c->c, "GETRANGE %s 0 %d",
+							       key, (int)PAGE_SIZE / 2)
+					  : redisAppendCommand(c->c, "GET %s", key)) !=
+				 REDIS_OK;
 		} else if (x->op == RS_DEL) {
 			failed = redisAppendCommand(c->c, "DEL %s", key) != REDIS_OK;
 		} else {
@@ -371,6 +378,16 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 	if (!failed && writes && r->replicas)
 		failed = redisAppendCommand(c->c, "WAIT %u %u", r->replicas,
 					    RS_WAIT_MS) != REDIS_OK;
+	/* An injected timeout: the server gets the batch and carries it out,
+	 * and we give up before its replies, which must then never be read
+	 * as another batch's (the connection is dropped). */
+	if (!failed && vms_fault(VMS_FAULT_NET_TIMEOUT)) {
+		int done = 0;
+
+		while (!done && redisBufferWrite(c->c, &done) == REDIS_OK)
+			;
+		failed = true;
+	}
 	for (size_t i = 0; i < k && !failed; i++) {
 		struct rs_item *x = it[i];
 		redisReply *rep;
@@ -502,6 +519,11 @@ static void run_items(struct swap_redis *r, struct rs_item *items, size_t n)
 	vms_free(val);
 }
 
+/* The slot's last write failed: the server may hold the old value or the
+ * new one (a timeout), so neither may be read; a header's generation never
+ * has this bit. */
+#define RS_GEN_UNSURE 0x80000000u
+
 static int redis_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 		    size_t n)
 {
@@ -513,16 +535,21 @@ static int redis_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 	for (size_t i = 0; i < n; i++) {
 		if (io[i].slot >= be->nr_slots || !io[i].slot)
 			return -EINVAL;
-		uint32_t gen = atomic_load(&r->gen[io[i].slot]) + 1;
+		uint32_t gen = (atomic_load(&r->gen[io[i].slot]) &
+				~RS_GEN_UNSURE) + 1;
 
 		items[i] = (struct rs_item){
 			.op = io[i].write ? RS_SET : RS_GET, .node = -1,
-			.res = -EIO, .slot = io[i].slot, .gen = gen ? gen : 1,
-			.buf = io[i].buf };
+			.res = -EIO, .slot = io[i].slot,
+			.gen = gen & RS_GEN_UNSURE ? 1 : gen, .buf = io[i].buf };
 	}
 	run_items(r, items, n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		io[i].res = items[i].res;
+		if (io[i].write && io[i].res)
+			atomic_store(&r->gen[io[i].slot],
+				     items[i].gen | RS_GEN_UNSURE);
+	}
 	return 0;
 }
 

@@ -596,6 +596,7 @@ int vms_swap_zswap_stats(struct vms_swap_backend *be,
 		.stores = z->st.stores, .rejects = z->st.rejects,
 		.writebacks = z->st.writebacks, .loads = z->st.loads,
 		.writeback_errors = z->st.writeback_errors,
+		.compressor = z->compressor, .level = z->level,
 	};
 	pthread_mutex_unlock(&z->lock);
 	return 0;

@@ -1351,4 +1351,5 @@ void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 		.lazyfree = vms_stat_read(&pg->st.lazyfree),
 		.throttled_ns = vms_stat_read(&pg->st.throttled_ns),
 	};
+	swap_zswap_stats(pg->sa, &st->zswap);
 }

@@ -136,7 +136,7 @@ void report_zswap_json(FILE *f, struct vms_swap_backend *tier)
 		"\"compressed_bytes\": %llu, \"stores\": %llu, "
 		"\"loads\": %llu, \"rejects\": %llu, \"writebacks\": %llu, "
 		"\"writeback_errors\": %llu},\n",
-		strstr(tier->name, "zstd") ? "zstd" : "lz4",
+		z.compressor == VMS_ZSWAP_ZSTD ? "zstd" : "lz4",
 		(unsigned long long)z.stored,
 		(unsigned long long)z.same_filled,
 		(unsigned long long)z.pool_bytes,
@@ -144,6 +144,18 @@ void report_zswap_json(FILE *f, struct vms_swap_backend *tier)
 		(unsigned long long)z.stores, (unsigned long long)z.loads,
 		(unsigned long long)z.rejects, (unsigned long long)z.writebacks,
 		(unsigned long long)z.writeback_errors);
+}
+
+const char *live_zswap(char *buf, size_t size, const struct vms_zswap_stats *a,
+		       const struct vms_zswap_stats *b, double dt)
+{
+	snprintf(buf, size, "  zswap %6llu (%4.2fx) load %5.0f/s wb %5.0f/s",
+		 (unsigned long long)b->stored,
+		 b->pool_bytes ? (double)b->stored * 4096 / (double)b->pool_bytes
+			       : 0.0,
+		 (double)(b->loads - a->loads) / dt,
+		 (double)(b->writebacks - a->writebacks) / dt);
+	return buf;
 }
 
 void report_zswap_rows(FILE *f, struct vms_swap_backend *tier)

@@ -436,6 +436,7 @@ static void take_sample(struct sample *x, double t)
 		.pswpin = vs.pswpin,
 		.pswpout = vs.pswpout,
 		.pgmigrate = vs.pgmigrate,
+		.zswap = vs.zswap,
 	};
 	for (unsigned i = 0; i < R.cfg.nodes; i++) {
 		x->node_free[i] = vs.node[i].free;
@@ -466,7 +467,7 @@ static void live_line(const struct sample *a, const struct sample *b,
 		      bool tty)
 {
 	double dt = b->t - a->t;
-	char eta[32] = "", res[96], free_[96];
+	char eta[32] = "", res[96], free_[96], zs[96];
 
 	if (dt <= 0)
 		return;
@@ -474,7 +475,7 @@ static void live_line(const struct sample *a, const struct sample *b,
 		snprintf(eta, sizeof(eta), "/%.0fs", R.cfg.duration_ns / 1e9);
 	printf("%s[%5.1fs%s] ops %7.0f/s  res %s free %s  swap %6llu  "
 	       "faults %6.0f/s  in %6.0f/s out %6.0f/s  mig %5.0f/s  "
-	       "inval %5.0f/s  flush %5.0f/s  retry %4.0f/s%s",
+	       "inval %5.0f/s  flush %5.0f/s  retry %4.0f/s%s%s",
 	       tty ? "\r\033[K" : "", b->t, eta, (b->ops - a->ops) / dt,
 	       per_node(res, sizeof(res), b->node_resident),
 	       per_node(free_, sizeof(free_), b->node_free),
@@ -483,6 +484,7 @@ static void live_line(const struct sample *a, const struct sample *b,
 	       (b->pgmigrate - a->pgmigrate) / dt,
 	       (b->invalidations - a->invalidations) / dt,
 	       (b->flushes - a->flushes) / dt, (b->retries - a->retries) / dt,
+	       R.zswap ? live_zswap(zs, sizeof(zs), &a->zswap, &b->zswap, dt) : "",
 	       tty ? "" : "\n");
 	fflush(stdout);
 }

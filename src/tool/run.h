@@ -78,6 +78,7 @@ struct sample {
 	uint64_t swap_used;
 	uint64_t faults, retries, invalidations, flushes;
 	uint64_t pgmajfault, pswpin, pswpout, pgmigrate;
+	struct vms_zswap_stats zswap;
 };
 
 struct series {
@@ -159,6 +160,11 @@ const char *run_tier_words(const struct run_cfg *cfg, char *buf,
 			   size_t size);
 /* The compressed tier's line of the summary. */
 void run_zswap_summary(struct vms_swap_backend *tier);
+/* The live line's compressed tier between samples @a and @b, @dt s apart
+ * ("" without one): pages held, their ratio, loads and writebacks a
+ * second. */
+const char *live_zswap(char *buf, size_t size, const struct vms_zswap_stats *a,
+		       const struct vms_zswap_stats *b, double dt);
 
 /* `vmsync run --kvm` (run_kvm.c): the exit code of the run. */
 int run_kvm(const struct run_cfg *cfg);

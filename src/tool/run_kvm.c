@@ -75,12 +75,13 @@ static void kvm_live_line(const struct run_cfg *cfg,
 			  const struct kvm_sample *b, bool tty)
 {
 	double dt = b->t - a->t;
+	char zs[96];
 
 	if (dt <= 0)
 		return;
 	printf("%s[%5.1fs/%.0fs] ops %7.0f/s  resident %6llu swapped %6llu  "
 	       "faults zero %5.0f/s backend %5.0f/s (%5.1f us)  evict %6.0f/s "
-	       "clean %5.0f/s  sampled %5.0f/s touched %5.0f/s%s",
+	       "clean %5.0f/s  sampled %5.0f/s touched %5.0f/s%s%s",
 	       tty ? "\r\033[K" : "", b->t, cfg->duration_ns / 1e9,
 	       (b->ops - a->ops) / dt, (unsigned long long)b->st.resident,
 	       (unsigned long long)b->st.swapped,
@@ -91,6 +92,8 @@ static void kvm_live_line(const struct run_cfg *cfg,
 	       (b->st.clean_drops - a->st.clean_drops) / dt,
 	       (b->st.samples - a->st.samples) / dt,
 	       (b->st.faults_sampled - a->st.faults_sampled) / dt,
+	       cfg->zswap_bytes ? live_zswap(zs, sizeof(zs), &a->st.zswap,
+					     &b->st.zswap, dt) : "",
 	       tty ? "" : "\n");
 	fflush(stdout);
 }
