@@ -13,7 +13,7 @@ MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache \
 CMAKE_FLAGS ?=
 
 .PHONY: all build run test unit sanitize mutants model bench fuzz deps \
-	test-deps clean
+	test-deps install clean
 
 all: build
 
@@ -25,10 +25,17 @@ NEEDS := "command -v cmake:cmake" "command -v gcc:gcc" "command -v make:make" \
 	 "test -f /usr/include/zstd.h:libzstd-dev" \
 	 "test -f /usr/include/hiredis/hiredis.h:libhiredis-dev"
 # What the suite runs on top: python3 (the JSON and picture checks of
-# cli.sh and report.sh) and redis-server (the far-memory tier's tests
-# start their own on unix sockets).  report.sh brings Chromium itself, model/check.sh
-# spin: each skips or fails with a reason where they cannot be had.
-TEST_NEEDS := "command -v python3:python3" "command -v redis-server:redis-server"
+# cli.sh and report.sh, the man pages' check), redis-server (the
+# far-memory tier's tests start their own on unix sockets) and pkg-config
+# (the example built against an install).  report.sh brings Chromium
+# itself, model/check.sh spin: each skips or fails with a reason where they
+# cannot be had.
+TEST_NEEDS := "command -v python3:python3" "command -v redis-server:redis-server" \
+	      "command -v pkg-config:pkg-config"
+# What `make bench` needs on top: a redis-server for the Redis tier's rows
+# and redis-benchmark (redis-tools) for their anchors.
+BENCH_NEEDS := "command -v redis-server:redis-server" \
+	"command -v redis-benchmark:redis-tools"
 # What `make fuzz` needs on top: clang and its libFuzzer runtime (without
 # it, clang names the file without a directory).
 FUZZ_NEEDS := "command -v clang:clang" \
@@ -91,10 +98,20 @@ sanitize: test-deps
 # Figures next to their anchors, on a release build (no debug checks, no
 # poisoning).  BENCH_ARGS=--quick for a smoke run.
 bench: deps
+	@$(call install_missing,$(BENCH_NEEDS))
 	cmake -S . -B $(BUILD)-release -DVMS_DEBUG=OFF -DCMAKE_BUILD_TYPE=Release \
 		-DVMS_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD)-release -j $(JOBS) --target vmsync-bin
 	./$(BUILD)-release/vmsync bench $(BENCH_ARGS)
+
+# The library, its header, vmsync.pc, the man pages and the command, from
+# a release build, under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+install: deps
+	cmake -S . -B $(BUILD)-release -DVMS_DEBUG=OFF -DCMAKE_BUILD_TYPE=Release \
+		-DVMS_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD)-release -j $(JOBS) --target vmsync vmsync-shared vmsync-bin
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)-release
 
 # spin checks the notifier protocol and refutes its broken variants.
 model:

@@ -515,7 +515,7 @@ static uint64_t d_slot_id(struct in *in)
 static void op_mmap(struct in *in)
 {
 	static const int bad_flags[] = { VMS_MAP_ANONYMOUS, VMS_MAP_PRIVATE,
-					 PA | 0x01, PA | 0x40 };
+					 PA | VMS_MAP_SHARED, PA | 0x40 };
 	uint64_t hint = d_addr(in), len = d_len(in), addr = 0, end = 0;
 	int prot = d_prot(in);
 	uint8_t f = u8(in);
@@ -548,7 +548,7 @@ static void op_mmap(struct in *in)
 	if (!len || (prot & ~RW) || (flags & ~known) ||
 	    !(flags & VMS_MAP_PRIVATE))
 		want |= E(EINVAL);
-	if ((flags & 0x01) || !(flags & VMS_MAP_ANONYMOUS))
+	if ((flags & VMS_MAP_SHARED) || !(flags & VMS_MAP_ANONYMOUS))
 		want |= E(EOPNOTSUPP);
 	if (!want && len > WIN_PAGES * PG)
 		want = E(ENOMEM) | (fixed && !aligned(hint) ? E(EINVAL) : 0);

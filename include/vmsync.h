@@ -24,6 +24,13 @@
 extern "C" {
 #endif
 
+/* What the library exports; everything else in it is hidden. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VMS_API __attribute__((visibility("default")))
+#else
+#define VMS_API
+#endif
+
 #define VMS_PAGE_SHIFT 12
 #define VMS_PAGE_SIZE (1UL << VMS_PAGE_SHIFT)
 
@@ -46,16 +53,20 @@ struct vms_phys_config {
 /* Creates the pools, backed by real memory at once (populated memfds).
  * -EINVAL for a bad config, -ENOMEM / -errno of memfd_create, ftruncate or
  * mmap when the memory cannot be had. */
+VMS_API
 int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out);
 /* Frees the pools.  Every mm built on them must be destroyed first. */
+VMS_API
 void vms_phys_destroy(struct vms_phys *phys);
 
 /* How many NUMA nodes the machine has (sysfs node0, node1, ...); pool i
  * is bound to NUMA node i % that number when it is more than one. */
+VMS_API
 unsigned vms_numa_nodes(void);
 
 /* Bytes vmsync keeps per 4 KiB frame it manages: its struct page, the
  * host PTE and one shadow PTE. */
+VMS_API
 size_t vms_metadata_bytes_per_page(void);
 
 struct vms_node_info {
@@ -63,6 +74,7 @@ struct vms_node_info {
 	uint64_t free;      /* frames on the free list now */
 	int memfd;          /* the backing memfd, for mapping elsewhere */
 };
+VMS_API
 int vms_phys_node_info(struct vms_phys *phys, unsigned node,
 		       struct vms_node_info *info);
 
@@ -75,34 +87,39 @@ struct vms_mm_config {
 };
 
 /* Creates an empty address space whose frames come from @phys. */
+VMS_API
 int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 		  struct vms_mm **out);
 /* Tears the address space down: every notifier subscription gets
  * ->release first (secondaries must drop all their mappings there), then
  * every page is freed.  Interval subscriptions must have been removed.  No
  * other call on @mm may run concurrently or follow. */
+VMS_API
 void vms_mm_destroy(struct vms_mm *mm);
 
 #define VMS_PROT_NONE  0x0
 #define VMS_PROT_READ  0x1
 #define VMS_PROT_WRITE 0x2
 
+#define VMS_MAP_SHARED          0x01    /* refused: -EOPNOTSUPP */
 #define VMS_MAP_PRIVATE         0x02
 #define VMS_MAP_FIXED           0x10
 #define VMS_MAP_ANONYMOUS       0x20
 #define VMS_MAP_FIXED_NOREPLACE 0x100000
 
 /* mmap(2) for private anonymous memory.  -EOPNOTSUPP for what vmsync
- * does not map (MAP_SHARED, a file: no VMS_MAP_ANONYMOUS); -EINVAL without
+ * does not map (VMS_MAP_SHARED, a file: no VMS_MAP_ANONYMOUS); -EINVAL without
  * VMS_MAP_PRIVATE, for any other flag, for rights beyond read and write, or
  * @len 0.  Without FIXED, @hint is a hint.  FIXED
  * replaces what was there (an unmap inside a notifier pair); FIXED_NOREPLACE
  * gives -EEXIST instead.  -ENOMEM when no hole fits.  *@addr gets the
  * hva. */
+VMS_API
 int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 	     int flags, uint64_t *addr);
 /* munmap(2): -EINVAL for an unaligned @addr, @len 0 or a range outside the
  * address space; holes in the range are not an error. */
+VMS_API
 int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len);
 
 #define VMS_MREMAP_MAYMOVE 1
@@ -112,11 +129,13 @@ int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len);
  * mapping (-EFAULT), grows in place when it can, else moves with MAYMOVE
  * (-ENOMEM without).  Pages move with their contents; secondaries see an
  * invalidation of the old range. */
+VMS_API
 int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 	       size_t new_len, int flags, uint64_t new_addr, uint64_t *addr);
 /* mprotect(2): -ENOMEM when part of the range is not mapped (nothing
  * changed then), -EINVAL for bad arguments.  Taking a right away
  * invalidates the range first. */
+VMS_API
 int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot);
 
 enum vms_advice {
@@ -139,6 +158,7 @@ enum vms_advice {
  * pages can go, and WILLNEED has nothing to read, as on Linux.  -EINVAL for unknown advice or bad arguments; -ENOMEM when
  * part of the range is unmapped (the mapped parts are still advised); -EIO
  * from WILLNEED when a swap read failed. */
+VMS_API
 int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice);
 
 /* Host access to guest RAM, through the mm as a CPU would: faults in
@@ -146,7 +166,9 @@ int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice);
  * -EACCES for a protection violation, -ENOMEM when no frame can be had,
  * -EIO when a swap read failed (as SIGBUS).  A partial copy may have
  * happened when an error is returned. */
+VMS_API
 int vms_mm_read(struct vms_mm *mm, uint64_t hva, void *buf, size_t len);
+VMS_API
 int vms_mm_write(struct vms_mm *mm, uint64_t hva, const void *buf,
 		 size_t len);
 
@@ -155,15 +177,20 @@ int vms_mm_write(struct vms_mm *mm, uint64_t hva, const void *buf,
  * reused until vms_put_page.  Holding a page does not keep it mapped: a
  * munmap or DONTNEED still removes it from the mm.  Errors as
  * vms_mm_read. */
+VMS_API
 int vms_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 		 struct vms_page **page);
+VMS_API
 void vms_put_page(struct vms_page *page);
 /* The frame's bytes, valid while the reference is held. */
+VMS_API
 void *vms_page_address(struct vms_page *page);
 /* Global frame number: node-major, stable for the life of the pools. */
+VMS_API
 uint64_t vms_page_pfn(struct vms_page *page);
 /* Is the page marked dirty (written by the host or, handed over by a zap,
  * by a secondary MMU)? */
+VMS_API
 bool vms_page_dirty(struct vms_page *page);
 
 /* ------------------------------------------------------------------ */
@@ -241,9 +268,11 @@ struct vms_mmu_notifier {
 
 /* Subscribes @sub (zero-initialised, then ops set by the caller) to @mm.
  * -EINVAL without ops, -EBUSY if already registered. */
+VMS_API
 int vms_mmu_notifier_register(struct vms_mmu_notifier *sub, struct vms_mm *mm);
 /* Unsubscribes: runs ->release (unless it ran already) and returns once
  * no callback of @sub is in flight, so @sub may be freed afterwards. */
+VMS_API
 void vms_mmu_notifier_unregister(struct vms_mmu_notifier *sub);
 
 /* Interval subscriptions: one range of an mm, for a secondary that reads a
@@ -268,16 +297,22 @@ struct vms_interval_notifier_ops {
 			   unsigned long cur_seq);
 };
 
+VMS_API
 int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 				 uint64_t len,
 				 const struct vms_interval_notifier_ops *ops,
 				 void *priv, struct vms_interval_notifier **out);
 /* Waits for an invalidation in flight to end, then frees @sub. */
+VMS_API
 void vms_interval_notifier_remove(struct vms_interval_notifier *sub);
+VMS_API
 void *vms_interval_priv(struct vms_interval_notifier *sub);
+VMS_API
 unsigned long vms_interval_read_begin(struct vms_interval_notifier *sub);
+VMS_API
 bool vms_interval_read_retry(struct vms_interval_notifier *sub,
 			     unsigned long seq);
+VMS_API
 void vms_interval_set_seq(struct vms_interval_notifier *sub,
 			  unsigned long cur_seq);
 
@@ -314,10 +349,12 @@ struct vms_swap_backend {
  * where the file system allows.  I/O goes through io_uring when the kernel
  * allows it and @use_uring, else pread/pwrite.  Buffers must be 4 KiB
  * aligned (frames are). */
+VMS_API
 int vms_swap_file_create(const char *path, uint64_t bytes, bool use_uring,
 			 struct vms_swap_backend **out);
 /* The I/O engine the backend ended up with: "io_uring" or "pread/pwrite",
  * with ", O_DIRECT" when the file bypasses the page cache. */
+VMS_API
 const char *vms_swap_file_engine(struct vms_swap_backend *be);
 
 /* A backend on Redis, for memory beyond this machine's: @url is
@@ -337,6 +374,7 @@ const char *vms_swap_file_engine(struct vms_swap_backend *be);
  * deletes the backend's keys.  -EINVAL for a bad URL, -ECONNREFUSED when
  * the server does not answer now, -EPROTO when a cluster's node gives no
  * slot map, -ENOMEM. */
+VMS_API
 int vms_swap_redis_create(const char *url, uint64_t bytes,
 			  struct vms_swap_backend **out);
 
@@ -365,6 +403,7 @@ struct vms_zswap_config {
 	 * against its budget). */
 	struct vms_phys *phys;
 };
+VMS_API
 int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
 			  struct vms_swap_backend *next,
 			  struct vms_swap_backend **out);
@@ -382,6 +421,7 @@ struct vms_zswap_stats {
 	int compressor, level;          /* as configured (zstd: 0 -> 3) */
 };
 /* -EINVAL when @be is not a compressed tier. */
+VMS_API
 int vms_swap_zswap_stats(struct vms_swap_backend *be,
 			 struct vms_zswap_stats *st);
 
@@ -391,6 +431,7 @@ int vms_swap_zswap_stats(struct vms_swap_backend *be,
  * node).  -EBUSY if phys has one already, -EINVAL for a bad backend or
  * watermarks, -ENOMEM, -EAGAIN if the thread cannot start; on any error
  * @be stays the caller's. */
+VMS_API
 int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 		uint64_t low_watermark, uint64_t high_watermark);
 
@@ -400,6 +441,7 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
  * page without writing it, as long as nobody writes to it.  The background reclaimer
  * does the same a slice at a time; this is for a caller that wants it now
  * (a test counting slots, a tool about to report). */
+VMS_API
 void vms_phys_drop_caches(struct vms_phys *phys);
 
 /* ------------------------------------------------------------------ */
@@ -411,10 +453,12 @@ void vms_phys_drop_caches(struct vms_phys *phys);
  * (held by get_page, under I/O) stay.  -EINVAL for a bad node or range,
  * -ENOMEM when the node has no frame left (the pages moved so far stay
  * moved). */
+VMS_API
 int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 		uint64_t *moved);
 /* Tiering: the background reclaimer also moves pages that either MMU used
  * recently from other nodes to node 0. */
+VMS_API
 void vms_phys_set_tiering(struct vms_phys *phys, bool on);
 
 /* ------------------------------------------------------------------ */
@@ -442,6 +486,7 @@ struct vms_vmstat {
 	struct vms_zswap_stats zswap; /* the compressed tier's, when swap
 				       * is on one; else zeroes */
 };
+VMS_API
 void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st);
 
 /* ------------------------------------------------------------------ */
@@ -454,9 +499,11 @@ struct vms_vm_config {
 
 /* Creates a VM whose memory is @mm's: registers its shadow MMU as a
  * notifier of @mm. */
+VMS_API
 int vms_vm_create(struct vms_mm *mm, const struct vms_vm_config *cfg,
 		  struct vms_vm **out);
 /* Every vCPU must have been joined. */
+VMS_API
 void vms_vm_destroy(struct vms_vm *vm);
 
 #define VMS_MEM_READONLY 0x1
@@ -469,10 +516,12 @@ void vms_vm_destroy(struct vms_vm *vm);
  * -EEXIST when the gfn range overlaps another slot, -EINVAL for bad
  * alignment or ranges outside max_gpa / the mm, -ENOENT to delete a slot
  * that does not exist.  The hva range need not be mapped yet. */
+VMS_API
 int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
 		       uint64_t npages, uint64_t hva, unsigned flags);
 
 /* gpa -> hva through the memslots: -ENOENT when no slot holds it. */
+VMS_API
 int vms_vm_gpa_to_hva(struct vms_vm *vm, uint64_t gpa, uint64_t *hva);
 
 /* ------------------------------------------------------------------ */
@@ -500,25 +549,34 @@ typedef int (*vms_guest_fn)(struct vms_vcpu *vcpu, void *arg);
 
 /* Starts a vCPU thread running @fn(vcpu, arg) as its guest program.  -EINVAL
  * past max_vcpus, -errno of pthread_create. */
+VMS_API
 int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 		   struct vms_vcpu **out);
 /* Waits for the guest program to return, stores its value in *@ret (when
  * non-NULL) and frees the vCPU. */
+VMS_API
 int vms_vcpu_join(struct vms_vcpu *vcpu, int *ret);
+VMS_API
 unsigned vms_vcpu_id(const struct vms_vcpu *vcpu);
 
 /* Guest accesses (vCPU thread only).  0, or -EFAULT / -EACCES / -ENOMEM
  * with the reason in vms_vcpu_exit(). */
+VMS_API
 int vms_guest_read(struct vms_vcpu *vcpu, uint64_t gpa, void *buf,
 		   size_t len);
+VMS_API
 int vms_guest_write(struct vms_vcpu *vcpu, uint64_t gpa, const void *buf,
 		    size_t len);
+VMS_API
 int vms_guest_read64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t *val);
+VMS_API
 int vms_guest_write64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t val);
 /* The last failed access. */
+VMS_API
 const struct vms_exit *vms_vcpu_exit(const struct vms_vcpu *vcpu);
 /* Halts the vCPU for @ns nanoseconds: it leaves guest mode, so TLB
  * flushes do not wait for it meanwhile. */
+VMS_API
 void vms_guest_halt(struct vms_vcpu *vcpu, uint64_t ns);
 
 /* ------------------------------------------------------------------ */
@@ -537,6 +595,7 @@ struct vms_vm_stats {
 	uint64_t exits;                       /* accesses that failed */
 	uint64_t violations;                  /* debug invariant checks failed */
 };
+VMS_API
 void vms_vm_stats(struct vms_vm *vm, struct vms_vm_stats *st);
 
 struct vms_mm_stats {
@@ -546,6 +605,7 @@ struct vms_mm_stats {
 	uint64_t invalidate_end;
 	uint64_t resident;           /* present PTEs now */
 };
+VMS_API
 void vms_mm_stats(struct vms_mm *mm, struct vms_mm_stats *st);
 
 /* ------------------------------------------------------------------ */
@@ -600,13 +660,16 @@ struct vms_kvm_pager_config {
  * when userfaultfd cannot be had, -errno of KVM_GET_DIRTY_LOG (-ENOENT:
  * no dirty log on the slot) or of thread creation.  On error the backend
  * stays the caller's. */
+VMS_API
 int vms_kvm_pager_create(const struct vms_kvm_pager_config *cfg,
 			 struct vms_kvm_pager **out);
 /* Stops the pager and frees it and its backend.  Every vCPU of the VM
  * must be stopped for good first: with the userfaultfd gone, a page that
  * lived only in vmsync's store would read as zeroes. */
+VMS_API
 void vms_kvm_pager_destroy(struct vms_kvm_pager *pg);
 /* The first error that stopped the pager (see fail), or 0. */
+VMS_API
 int vms_kvm_pager_error(struct vms_kvm_pager *pg);
 
 /* madvise(2) on the paged RAM, [hva, hva+len) inside it: DONTNEED (reads
@@ -617,6 +680,7 @@ int vms_kvm_pager_error(struct vms_kvm_pager *pg);
  * outside the RAM, -EIO when WILLNEED could not read a page (it stays
  * swapped), -errno of KVM_GET_DIRTY_LOG for FREE; a userfaultfd call that
  * fails in WILLNEED fails the pager (see fail) and returns its -errno. */
+VMS_API
 int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
 			 int advice);
 
@@ -624,6 +688,7 @@ int vms_kvm_pager_advise(struct vms_kvm_pager *pg, uint64_t hva, size_t len,
  * runs (add, move, delete): every such change must go through here, or it
  * may wait forever for a vCPU that waits for the pager.  -EBUSY for the
  * paged slot itself, -errno of the ioctl. */
+VMS_API
 int vms_kvm_set_memslot(struct vms_kvm_pager *pg, unsigned slot,
 			unsigned flags, uint64_t gpa, uint64_t bytes,
 			void *hva);
@@ -648,6 +713,7 @@ struct vms_kvm_pager_stats {
 	uint64_t throttled_ns;
 	struct vms_zswap_stats zswap;         /* as in struct vms_vmstat */
 };
+VMS_API
 void vms_kvm_pager_stats(struct vms_kvm_pager *pg,
 			 struct vms_kvm_pager_stats *st);
 

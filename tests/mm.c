@@ -95,7 +95,7 @@ static void test_mmap_errors(void)
 	t_setup(64, &phys, &mm);
 	CHECK_EQ(vms_mmap(mm, 0, 0, RW, PA, &a), -EINVAL);
 	CHECK_EQ(vms_mmap(mm, 0, PG, RW, VMS_MAP_ANONYMOUS, &a), -EINVAL);
-	CHECK_EQ(vms_mmap(mm, 0, PG, RW, PA | 0x01 /* MAP_SHARED */, &a),
+	CHECK_EQ(vms_mmap(mm, 0, PG, RW, PA | VMS_MAP_SHARED, &a),
 		 -EOPNOTSUPP);
 	a = map(mm, 4 * PG, RW);
 	CHECK_EQ(vms_mmap(mm, a + 1, PG, RW, PA | VMS_MAP_FIXED, &b), -EINVAL);

@@ -1,6 +1,6 @@
 /* notifier-stress.c - vCPUs write and verify guest RAM against their own
  * oracles while host threads discard, protect, remap and move it under
- * them; checks invariants I1-I5 of DESIGN.md.  Seeded, bounded in time. */
+ * them; checks invariants I1-I5 of doc/design.md.  Seeded, bounded in time. */
 #define _GNU_SOURCE
 #include "test.h"
 

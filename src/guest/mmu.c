@@ -36,7 +36,8 @@ void mmu_destroy(struct vms_vm *vm)
  * mmu_lock whether what it found may still be current:
  *
  *   fault                          host
- *   seq = inv_seq                  start: lock; count++; zap; unlock; flush
+ *   seq = inv_seq                  start: lock; count++; zap;
+ *                                         flush if zapped; unlock
  *   page = get_page(hva)           change PTE, free the old frame
  *   lock                           end:   lock; inv_seq++; count--; unlock
  *   retry if a running pair covers hva, or a pair that ended since seq

@@ -535,7 +535,7 @@ int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 
 	if (!mm || !addr || len == 0 || !prot_valid(prot))
 		return -EINVAL;
-	if (flags & 0x01)       /* MAP_SHARED */
+	if (flags & VMS_MAP_SHARED)
 		return -EOPNOTSUPP;
 	if ((flags & ~known) || !(flags & VMS_MAP_PRIVATE))
 		return -EINVAL;

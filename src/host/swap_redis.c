@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define RS_CONNS 4                          /* per node */
+#define RS_SEND_EVERY 4                     /* commands of a batch */
 #define RS_NODES 32
 #define RS_HASH_SLOTS 16384
 #define RS_MAGIC 0x766d73706167ull          /* "vmspag" */
@@ -331,6 +332,17 @@ static bool reply_retry(struct swap_redis *r, const redisReply *rep,
 	return false;
 }
 
+/* Writes what the connection has buffered; false when it failed. */
+static bool conn_send(struct rs_conn *c)
+{
+	int done = 0;
+
+	while (!done)
+		if (redisBufferWrite(c->c, &done) != REDIS_OK)
+			return false;
+	return true;
+}
+
 /* Sends @k items to node @n in one pipeline (WAIT after writes, when
  * replicas are asked for) and sorts out the replies: an item is done, or
  * stays to be sent again (*refresh: the map may be stale). */
@@ -374,6 +386,10 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 				 REDIS_OK;
 			writes = true;
 		}
+		/* Sent as it is made, a few at a time: the server works
+		 * on the first while the rest are made. */
+		if (!failed && i % RS_SEND_EVERY == RS_SEND_EVERY - 1)
+			failed = !conn_send(c);
 	}
 	if (!failed && writes && r->replicas)
 		failed = redisAppendCommand(c->c, "WAIT %u %u", r->replicas,
@@ -382,10 +398,7 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 	 * and we give up before its replies, which must then never be read
 	 * as another batch's (the connection is dropped). */
 	if (!failed && vms_fault(VMS_FAULT_NET_TIMEOUT)) {
-		int done = 0;
-
-		while (!done && redisBufferWrite(c->c, &done) == REDIS_OK)
-			;
+		conn_send(c);
 		failed = true;
 	}
 	for (size_t i = 0; i < k && !failed; i++) {

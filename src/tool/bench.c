@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,26 @@ struct figure figures[NR_FIGURES] = {
 	[F_KVM_ZIPF] = { .name = "kvm zipf, 25%", .unit = "ops/s",
 		.anchor = "the same real guest in a memory cgroup of 25% of its "
 			  "RAM (+ 8 MiB for the rest of it), kernel swap" },
+	[F_ZSWAP_REFAULT] = { .name = "zswap tier refault", .unit = "pages/s",
+		.anchor = "the kernel's zswap refaulting the same pages in the "
+			  "same order" },
+	[F_ZSWAP_RATIO] = { .name = "zswap tier ratio", .unit = "x",
+		.anchor = "the kernel's zswap: Zswapped / Zswap of the same "
+			  "pages" },
+	[F_REDIS_OUT] = { .name = "redis tier, swap-out", .unit = "pages/s",
+		.anchor = "redis-benchmark SET of 4 KiB values, same server, "
+			  "-P 32 -c 1 (vmsync's batch, one connection)" },
+	[F_REDIS_IN] = { .name = "redis tier, swap-in", .unit = "pages/s",
+		.anchor = "redis-benchmark GET of 4 KiB values, same server, "
+			  "-P 32 -c 1 (its read-ahead, one connection)" },
+	[F_ZIPF_TIER] = { .name = "zipf 25%, tier", .unit = "ops/s",
+		.anchor = "zipf 25%'s: the same loop in a memory cgroup of 25%, "
+			  "kernel swap" },
+	[F_ZIPF_TIER_KZSWAP] = { .name = "zipf 25%, tier v zswap",
+		.unit = "ops/s",
+		.anchor = "the same loop in a memory cgroup of 25%, kernel swap "
+			  "with its zswap, its pool counted in the 25% (cgroup v1 "
+			  "does not charge it)" },
 };
 
 double now_s(void)
@@ -281,8 +303,9 @@ int bench_cg_limit(const char *cg, uint64_t limit)
 	return bench_write_file(path, val);
 }
 
+/* ... each page a word, or with @content, all of it (bench_fill). */
 static uint8_t *child_join_and_fill(const char *cg, uint64_t n,
-				    uint64_t limit)
+				    uint64_t limit, int content)
 {
 	if (bench_cg_join(cg, limit))
 		return NULL;
@@ -291,20 +314,24 @@ static uint8_t *child_join_and_fill(const char *cg, uint64_t n,
 	if (buf == MAP_FAILED)
 		return NULL;
 	for (uint64_t i = 0; i < n; i++)
-		*(uint64_t *)(buf + i * PAGE) = i;
+		if (content)
+			bench_fill(buf + i * PAGE, i, content);
+		else
+			*(uint64_t *)(buf + i * PAGE) = i;
 	return buf;
 }
 
 /* In a child inside memory cgroup @cg: the same steps as vmsync's, with
  * rates written to @fd as three doubles. */
 static int kernel_swap_child(const struct bench_cfg *cfg, const char *cg,
-			     const uint64_t *order, int fd)
+			     const void *arg, int fd)
 {
+	const uint64_t *order = arg;
 	uint64_t n = cfg->pages;
 	double rate[3] = { 0, 0, 0 };
 	volatile uint8_t sink = 0;
 
-	uint8_t *buf = child_join_and_fill(cg, n, 0);
+	uint8_t *buf = child_join_and_fill(cg, n, 0, 0);
 	if (!buf)
 		return 1;
 
@@ -388,31 +415,37 @@ static void kswap_teardown(struct kswap *k)
 		unlink(k->file);
 }
 
-static const char *kernel_swap_rep(const struct bench_cfg *cfg,
-				   struct kswap *k, const uint64_t *order)
+int bench_child(bench_child_fn fn, const struct bench_cfg *cfg,
+		const char *cg, const void *arg, void *out, size_t len)
 {
-	int p[2];
-	double rate[3];
+	int p[2], st = 0;
 
 	if (pipe(p))
-		return "pipe failed";
+		return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		_exit(kernel_swap_child(cfg, k->cg, order, p[1]));
+		_exit(fn(cfg, cg, arg, p[1]));
 	}
 	close(p[1]);
-	int st = 0;
-	ssize_t got = pid > 0 ? read(p[0], rate, sizeof(rate)) : -1;
+	ssize_t got = pid > 0 ? read(p[0], out, len) : -1;
 	close(p[0]);
-	if (pid > 0)
-		waitpid(pid, &st, 0);
-	if (got != sizeof(rate) || !WIFEXITED(st) || WEXITSTATUS(st))
-		return WIFEXITED(st) && WEXITSTATUS(st) == 2
-			       ? "MADV_PAGEOUT wrote too little to swap"
-		       : WIFEXITED(st) && WEXITSTATUS(st) == 3
-			       ? "too few major faults: the swap-in did not read the disk"
-			       : "the measuring child failed";
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st) ? WEXITSTATUS(st) : got == (ssize_t)len ? 0 : -1;
+}
+
+static const char *kernel_swap_rep(const struct bench_cfg *cfg,
+				   struct kswap *k, const uint64_t *order)
+{
+	double rate[3];
+	int st = bench_child(kernel_swap_child, cfg, k->cg, order, rate,
+			     sizeof(rate));
+
+	if (st)
+		return st == 2 ? "MADV_PAGEOUT wrote too little to swap"
+		       : st == 3 ? "too few major faults: the swap-in did not read the disk"
+				 : "the measuring child failed";
 	add(&figures[F_SWAPOUT].theirs, rate[0]);
 	add(&figures[F_SWAPIN_SEQ].theirs, rate[1]);
 	add(&figures[F_SWAPIN_RAND].theirs, rate[2]);
@@ -454,22 +487,74 @@ static void kernel_migrate_rep(const struct bench_cfg *cfg)
 	munmap(a, 2 * n * PAGE);
 }
 
+long bench_meminfo_kb(const char *key)
+{
+	char line[128];
+	long v = -1;
+	size_t k = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, k) && line[k] == ':')
+			v = atol(line + k + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Keeps a cgroup's limit at @quarter less what the kernel's zswap pool
+ * holds, as vmsync's pool comes out of its frames. */
+struct pool_count {
+	const char *cg;
+	uint64_t quarter;
+	atomic_bool stop;
+};
+
+static void *pool_count_main(void *arg)
+{
+	struct pool_count *p = arg;
+
+	while (!atomic_load(&p->stop)) {
+		uint64_t pool = (uint64_t)bench_meminfo_kb("Zswap") << 10;
+
+		bench_cg_limit(p->cg, pool + p->quarter / 8 < p->quarter
+					      ? p->quarter - pool
+					      : p->quarter / 8);
+		usleep(1000);
+	}
+	return NULL;
+}
+
 /* The zipf loop as a host process in our memory cgroup squeezed to a
  * quarter of its buffer, over the kernel's swap; ops/s through @fd. */
 static int kernel_zipf_child(const struct bench_cfg *cfg, const char *cg,
-			     int fd)
+			     const void *arg, int fd)
 {
-	char path[320], val[32];
 	uint64_t n = cfg->pages;
+	struct pool_count pc = { .cg = cg, .quarter = n / 4 * PAGE };
+	pthread_t th;
+	bool counting = *(const bool *)arg &&
+			!pthread_create(&th, NULL, pool_count_main, &pc);
 
-	uint8_t *buf = child_join_and_fill(cg, n, n / 4 * PAGE);
+	if (*(const bool *)arg && !counting)
+		return 1;
+	uint8_t *buf = child_join_and_fill(cg, n, n / 4 * PAGE, BENCH_MIXED);
 	if (!buf)
 		return 1;
-	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", cg);
 	double rate = zipf_loop_host(buf, n, cfg->seed);
-	snprintf(val, sizeof(val), "%llu", 1ull << 40);
-	bench_write_file(path, val);
+	if (counting) {
+		atomic_store(&pc.stop, true);
+		pthread_join(th, NULL);
+	}
+	bench_cg_limit(cg, 1ull << 40);
 	return write(fd, &rate, sizeof(rate)) == sizeof(rate) ? 0 : 1;
+}
+
+bool kernel_zipf(const struct bench_cfg *cfg, const struct kswap *k,
+		 bool count_pool, double *rate)
+{
+	return !bench_child(kernel_zipf_child, cfg, k->cg, &count_pool, rate,
+			    sizeof(*rate));
 }
 
 static int zipf_rep(const struct bench_cfg *cfg, struct vms_phys *full,
@@ -488,30 +573,16 @@ static int zipf_rep(const struct bench_cfg *cfg, struct vms_phys *full,
 	uint8_t *buf = mmap(NULL, cfg->pages * PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (buf != MAP_FAILED) {
-		memset(buf, 1, cfg->pages * PAGE);
+		for (uint64_t i = 0; i < cfg->pages; i++)
+			bench_fill(buf + i * PAGE, i, BENCH_MIXED);
 		add(&figures[F_ZIPF_FULL].theirs,
 		    zipf_loop_host(buf, cfg->pages, cfg->seed));
 		munmap(buf, cfg->pages * PAGE);
 	}
-	if (kskip) {
+	if (kskip)
 		figures[F_ZIPF_QUARTER].theirs.skip = kskip;
-		return 0;
-	}
-	int p[2];
-	if (pipe(p))
-		return 0;
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		_exit(kernel_zipf_child(cfg, k->cg, p[1]));
-	}
-	close(p[1]);
-	int st = 0;
-	if (pid > 0 && read(p[0], &rate, sizeof(rate)) == sizeof(rate))
+	else if (kernel_zipf(cfg, k, false, &rate))
 		add(&figures[F_ZIPF_QUARTER].theirs, rate);
-	close(p[0]);
-	if (pid > 0)
-		waitpid(pid, &st, 0);
 	return 0;
 }
 
@@ -748,6 +819,9 @@ int cmd_bench(int argc, char **argv)
 		err = vms_swap_setup(&cfg, cfg.pages / 4, &quarter);
 	if (!err)
 		err = vms_phys_create(&pc, &full);
+	struct tier_bench *tiers = NULL;
+	if (!err)
+		err = tier_bench_setup(&cfg, &tiers);
 	for (unsigned rep = 0; rep <= cfg.reps && !err; rep++) {
 		/* Repetition 0 warms up; its samples are dropped. */
 		struct figure saved[NR_FIGURES];
@@ -759,6 +833,8 @@ int cmd_bench(int argc, char **argv)
 		if (!err)
 			err = guest_bench_rep(&cfg);
 		err = err ? err : zipf_rep(&cfg, full, quarter, &k, kskip);
+		if (!err)
+			err = tier_bench_rep(tiers, &cfg, &k, kskip, order);
 		if (!kskip)
 			kskip = kernel_swap_rep(&cfg, &k, order);
 		kernel_migrate_rep(&cfg);
@@ -774,6 +850,7 @@ int cmd_bench(int argc, char **argv)
 	vms_phys_destroy(swap_phys);
 	vms_phys_destroy(quarter);
 	vms_phys_destroy(full);
+	tier_bench_teardown(tiers);
 	kswap_teardown(&k);
 	free(order);
 	if (err) {

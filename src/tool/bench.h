@@ -32,7 +32,8 @@ enum {
 	F_SWAPOUT, F_SWAPIN_SEQ, F_SWAPIN_RAND, F_MIGRATE, F_ACCESS,
 	F_FIRST_TOUCH, F_INVALIDATE, F_METADATA, F_FAULT_SCALE, F_ACCESS_SCALE,
 	F_ZIPF_FULL, F_ZIPF_QUARTER, F_KVM_FAULT, F_KVM_SEQ, F_KVM_RAND,
-	F_KVM_REEVICT, F_KVM_ZIPF, NR_FIGURES
+	F_KVM_REEVICT, F_KVM_ZIPF, F_ZSWAP_REFAULT, F_ZSWAP_RATIO, F_REDIS_OUT,
+	F_REDIS_IN, F_ZIPF_TIER, F_ZIPF_TIER_KZSWAP, NR_FIGURES
 };
 
 extern struct figure figures[NR_FIGURES];
@@ -74,6 +75,39 @@ int bench_cg_limit(const char *cg, uint64_t limit);
 /* Squeezes @cg for a moment, so that what its pages swapped out is read
  * back from the disk, not the swap cache. */
 int bench_drop_swap_cache(const char *cg);
+
+typedef int (*bench_child_fn)(const struct bench_cfg *cfg, const char *cg,
+			      const void *arg, int fd);
+/* Runs @fn in a child process, which writes @len bytes of results to @fd:
+ * 0 with them in @out, the child's exit status when not 0, or -1. */
+int bench_child(bench_child_fn fn, const struct bench_cfg *cfg,
+		const char *cg, const void *arg, void *out, size_t len);
+/* The zipf loop in a child in @k's cgroup limited to a quarter of its
+ * pages (bench_fill's mixed content), less the kernel's zswap pool when
+ * @count_pool (cgroup v1 does not charge it); false when it failed. */
+bool kernel_zipf(const struct bench_cfg *cfg, const struct kswap *k,
+		 bool count_pool, double *rate);
+/* A /proc/meminfo value in kB, or -1. */
+long bench_meminfo_kb(const char *key);
+
+/* What the figures that care about contents write into page @i: `vmsync
+ * run`'s mixed content (a quarter each of zero-tailed, text, binary and
+ * random pages), or its compressible three quarters, which every
+ * compressed tier keeps in memory. */
+enum { BENCH_MIXED = 1, BENCH_COMPRESSIBLE };
+void bench_fill(void *page, uint64_t i, int content);
+
+/* The tiers' figures (bench_tier.c): vmsync's compressed tier next to the
+ * kernel's zswap (enabled for its anchors only, then set back), its Redis
+ * tier next to redis-benchmark on a redis-server started for them, and
+ * zipf at 25% through the compressed tier.  Setup skips figures, saying
+ * why, where a part is missing; its errors are vmsync's. */
+struct tier_bench;
+int tier_bench_setup(const struct bench_cfg *cfg, struct tier_bench **out);
+int tier_bench_rep(struct tier_bench *t, const struct bench_cfg *cfg,
+		   const struct kswap *k, const char *kskip,
+		   const uint64_t *order);
+void tier_bench_teardown(struct tier_bench *t);
 
 /* One repetition of the real-KVM-guest figures (bench_kvm.c): vmsync's
  * pager next to a bare userfaultfd handler and to the kernel's swap of

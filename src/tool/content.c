@@ -53,8 +53,12 @@ static void corpus_make(void)
 
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
 {
+	content_fill(page, gfn, gen, R.cfg.content);
+}
+
+void content_fill(uint64_t *page, uint64_t gfn, uint32_t gen, unsigned kind)
+{
 	uint64_t tag = gfn << 32 | gen, seed = tag * 0x9e3779b97f4a7c15ull;
-	unsigned kind = R.cfg.content;
 
 	if (!gen) {
 		memset(page, 0, PAGE);

@@ -146,6 +146,8 @@ bool run_tick(uint64_t ops, uint64_t bytes);
 enum { CONTENT_MIXED, CONTENT_ZERO, CONTENT_TEXT, CONTENT_BINARY,
        CONTENT_RANDOM, CONTENT_KINDS };
 extern const char *const content_names[CONTENT_KINDS];
+/* The same for a @kind given (pattern's is --content's). */
+void content_fill(uint64_t *page, uint64_t gfn, uint32_t gen, unsigned kind);
 void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
 
 /* The swap of --swap (a file) behind the compressed tier of --zswap,
