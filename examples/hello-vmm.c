@@ -64,7 +64,7 @@ int main(void)
 	struct vms_phys *phys = NULL;
 	struct vms_mm *mm = NULL;
 	struct vms_vm *vm = NULL;
-	struct vms_vmstat st;
+	struct vms_phys_stats st;
 	const char *what = NULL;
 	uint64_t hva;
 	int r;
@@ -84,7 +84,9 @@ int main(void)
 		what = "vms_mmap";
 	else if ((r = vms_vm_create(mm, NULL, &vm)))
 		what = "vms_vm_create";
-	else if ((r = vms_vm_set_memslot(vm, 0, 0, GUEST_PAGES, hva, 0)))
+	else if ((r = vms_vm_set_memslot(vm, &(struct vms_memslot){
+			  .slot = 0, .guest_phys_addr = 0, .memory_size = ram,
+			  .userspace_addr = hva })))
 		what = "vms_vm_set_memslot";
 	if (what) {
 		fprintf(stderr, "hello-vmm: %s: %s\n", what, strerror(-r));
@@ -97,7 +99,7 @@ int main(void)
 		bad = "PAGEOUT failed";
 	if (!bad)
 		bad = run_vcpu(vm, "check");
-	vms_phys_vmstat(phys, &st);
+	vms_phys_stats(phys, &st);
 	printf("hello-vmm: %u guest pages on %u frames: %" PRIu64
 	       " written to swap, %" PRIu64 " read back\n", GUEST_PAGES,
 	       GUEST_PAGES / 2, st.pswpout, st.pswpin);

@@ -825,20 +825,26 @@ static void op_slot_set(struct in *in)
 	unsigned id = (unsigned)d_slot_id(in);
 	uint8_t b = u8(in);
 	uint64_t gfn = u8(in) % (MAX_GFN + 8);
-	uint64_t npages = b == 255 ? UINT64_MAX / 2 : b == 254 ? 0 : 1u + b % 16u;
+	/* Bytes, as the call takes them: now and then not whole pages. */
+	uint64_t size = b == 255   ? UINT64_MAX & ~(PG - 1)
+			: b == 254 ? 0
+			: b == 253 ? PG + 8
+				   : (1u + b % 16u) * PG;
+	uint64_t npages = size / PG;
 	uint64_t hva = d_addr(in);
 	uint8_t fb = u8(in) % 8;
 	unsigned flags = fb < 5 ? 0 : fb < 7 ? VMS_MEM_READONLY : 0x2;
 	unsigned want = 0;
 
-	note("memslot %u gfn=%#" PRIx64 " npages=%#" PRIx64 " hva=%s flags=%#x",
-	     id, gfn, npages, hv(hva), flags);
-	if (id >= MAX_SLOT_ID || (flags & ~VMS_MEM_READONLY))
+	note("memslot %u gfn=%#" PRIx64 " size=%#" PRIx64 " hva=%s flags=%#x",
+	     id, gfn, size, hv(hva), flags);
+	if (id >= MAX_SLOT_ID || (flags & ~VMS_MEM_READONLY) || size % PG ||
+	    !aligned(hva))
 		want = E(EINVAL);
 	else if (!npages)
 		want = S.slot[id].live ? OK : E(ENOENT);
 	else {
-		if (!aligned(hva) || gfn >= MAX_GFN || npages > MAX_GFN - gfn ||
+		if (gfn >= MAX_GFN || npages > MAX_GFN - gfn ||
 		    hva < WIN_BASE || hva >= WIN_END ||
 		    npages > (WIN_END - hva) / PG ||
 		    (S.slot[id].live && S.slot[id].npages != npages))
@@ -849,7 +855,9 @@ static void op_slot_set(struct in *in)
 			    S.slot[i].gfn < gfn + npages)
 				want |= E(EEXIST);
 	}
-	int r = vms_vm_set_memslot(S.vm, id, gfn, npages, hva, flags);
+	int r = vms_vm_set_memslot(S.vm, &(struct vms_memslot){
+		.slot = id, .flags = flags, .guest_phys_addr = gfn * PG,
+		.memory_size = size, .userspace_addr = hva });
 	check_ret("vms_vm_set_memslot", r, want ? want : OK);
 	if (!r)
 		S.slot[id] = (struct slot){ .live = npages != 0, .gfn = gfn,
@@ -862,7 +870,7 @@ static void op_slot_del(struct in *in)
 	unsigned id = (unsigned)d_slot_id(in);
 
 	note("memslot %u delete", id);
-	int r = vms_vm_set_memslot(S.vm, id, 0, 0, 0, 0);
+	int r = vms_vm_set_memslot(S.vm, &(struct vms_memslot){ .slot = id });
 	check_ret("vms_vm_set_memslot", r,
 		  id >= MAX_SLOT_ID ? E(EINVAL)
 		  : S.slot[id].live ? OK : E(ENOENT));
@@ -1124,7 +1132,7 @@ static void teardown(void)
 	static uint8_t buf[PG];
 	struct vms_vm_stats st;
 	struct vms_mm_stats ms;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	unsigned mapped = 0;
 	int ret = -1;
 
@@ -1170,7 +1178,7 @@ static void teardown(void)
 			fail("node %u: %" PRIu64 " of %" PRIu64 " frames free "
 			     "after teardown", node, ni.free, ni.frames);
 	}
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	if (vs.swap_used)
 		fail("%" PRIu64 " swap slots used after teardown", vs.swap_used);
 }

@@ -297,21 +297,39 @@ struct vms_interval_notifier_ops {
 			   unsigned long cur_seq);
 };
 
+/* Subscribes [@start, @start + @len) of @mm: ->invalidate runs for every
+ * change of a PTE in it from now on.  @priv is the caller's
+ * (vms_interval_priv).  -EINVAL for a NULL @mm, @ops, ops->invalidate or
+ * @out, a @start or @len not a multiple of 4 KiB, @len 0 or a range that
+ * wraps; -ENOMEM. */
 VMS_API
 int vms_interval_notifier_insert(struct vms_mm *mm, uint64_t start,
 				 uint64_t len,
 				 const struct vms_interval_notifier_ops *ops,
 				 void *priv, struct vms_interval_notifier **out);
-/* Waits for an invalidation in flight to end, then frees @sub. */
+/* Unsubscribes and frees @sub, waiting for an invalidation in flight to
+ * end first; NULL is a no-op.  Not from inside ->invalidate. */
 VMS_API
 void vms_interval_notifier_remove(struct vms_interval_notifier *sub);
+/* The @priv given to insert. */
 VMS_API
 void *vms_interval_priv(struct vms_interval_notifier *sub);
+/* The interval's sequence, for read_retry: waits (spinning politely) while
+ * an invalidation that covers the interval runs, so the value returned is
+ * one no invalidation is in the middle of.  Takes no lock; call it before
+ * looking pages up, without the driver lock held. */
 VMS_API
 unsigned long vms_interval_read_begin(struct vms_interval_notifier *sub);
+/* True when an invalidation of the interval began since read_begin gave
+ * @seq: what was looked up may be stale, so drop it and start again.
+ * Call it with the driver lock held that ->invalidate takes around its
+ * vms_interval_set_seq, and install translations under that same lock
+ * only when it says false: then no invalidation can pass unseen. */
 VMS_API
 bool vms_interval_read_retry(struct vms_interval_notifier *sub,
 			     unsigned long seq);
+/* From ->invalidate only, under the driver lock: records @cur_seq, which
+ * makes every read_retry of an earlier sequence say true. */
 VMS_API
 void vms_interval_set_seq(struct vms_interval_notifier *sub,
 			  unsigned long cur_seq);
@@ -464,7 +482,7 @@ void vms_phys_set_tiering(struct vms_phys *phys, bool on);
 /* ------------------------------------------------------------------ */
 /* vmstat.                                                             */
 
-struct vms_vmstat {
+struct vms_phys_stats {
 	struct {
 		uint64_t frames, free, active, inactive;
 	} node[VMS_MAX_NODES];
@@ -487,7 +505,7 @@ struct vms_vmstat {
 				       * is on one; else zeroes */
 };
 VMS_API
-void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st);
+void vms_phys_stats(struct vms_phys *phys, struct vms_phys_stats *st);
 
 /* ------------------------------------------------------------------ */
 /* Virtual machines.                                                   */
@@ -508,17 +526,28 @@ void vms_vm_destroy(struct vms_vm *vm);
 
 #define VMS_MEM_READONLY 0x1
 
-/* KVM_SET_USER_MEMORY_REGION: slot @id maps guest frames [gfn, gfn+npages)
- * to hvas [hva, hva + npages*4096).  @npages 0 deletes the slot; a new gfn
- * or hva for an existing slot moves it (size must match, -EINVAL).  Safe
- * while vCPUs run: translations of the old layout are gone before it
- * returns, and a vCPU touching the slot meanwhile waits for the new one.
- * -EEXIST when the gfn range overlaps another slot, -EINVAL for bad
- * alignment or ranges outside max_gpa / the mm, -ENOENT to delete a slot
- * that does not exist.  The hva range need not be mapped yet. */
+/* A memslot, as struct kvm_userspace_memory_region: guest-physical bytes
+ * [guest_phys_addr, guest_phys_addr + memory_size) at the hvas from
+ * userspace_addr on.  All three are multiples of 4 KiB. */
+struct vms_memslot {
+	uint32_t slot;              /* its id, below 32 */
+	uint32_t flags;             /* VMS_MEM_READONLY */
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;       /* 0 deletes the slot */
+	uint64_t userspace_addr;
+};
+
+/* KVM_SET_USER_MEMORY_REGION: adds slot @m->slot, or with memory_size 0
+ * deletes it; a new guest_phys_addr or userspace_addr for an existing slot
+ * moves it (its size must stay, -EINVAL).  Safe while vCPUs run:
+ * translations of the old layout are gone before it returns, and a vCPU
+ * touching the slot meanwhile waits for the new one.  -EINVAL for a NULL
+ * argument, an address or size not a multiple of 4 KiB, an id of 32 or
+ * more, an unknown flag, or ranges outside max_gpa / the mm; -EEXIST when
+ * the guest range overlaps another slot; -ENOENT to delete a slot that
+ * does not exist; -ENOMEM.  The hva range need not be mapped yet. */
 VMS_API
-int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
-		       uint64_t npages, uint64_t hva, unsigned flags);
+int vms_vm_set_memslot(struct vms_vm *vm, const struct vms_memslot *m);
 
 /* gpa -> hva through the memslots: -ENOENT when no slot holds it. */
 VMS_API
@@ -547,20 +576,49 @@ struct vms_exit {
 
 typedef int (*vms_guest_fn)(struct vms_vcpu *vcpu, void *arg);
 
-/* Starts a vCPU thread running @fn(vcpu, arg) as its guest program.  -EINVAL
- * past max_vcpus, -errno of pthread_create. */
+/* A vCPU runs its guest program on a thread of its own (start / join) or
+ * on threads of the VMM's (create / run / destroy), as a VMM's vCPU loop
+ * calls KVM_RUN.  Either way the program is in guest mode while it runs:
+ * its accesses go through the vCPU's soft TLB, and every TLB flush waits
+ * for it to acknowledge; out of it (between runs, in a halt, in a host
+ * call) flushes do not wait for it. */
+
+/* Starts a vCPU thread running @fn(vcpu, arg) as its guest program.
+ * -EINVAL for a NULL argument or past max_vcpus, -ENOMEM, -errno of
+ * pthread_create. */
 VMS_API
 int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 		   struct vms_vcpu **out);
 /* Waits for the guest program to return, stores its value in *@ret (when
- * non-NULL) and frees the vCPU. */
+ * non-NULL) and frees the vCPU.  -EINVAL for NULL or a vCPU of
+ * vms_vcpu_create, -errno of pthread_join (the vCPU is not freed). */
 VMS_API
 int vms_vcpu_join(struct vms_vcpu *vcpu, int *ret);
+
+/* A vCPU without a thread, for vms_vcpu_run.  -EINVAL for a NULL argument
+ * or past max_vcpus, -ENOMEM. */
+VMS_API
+int vms_vcpu_create(struct vms_vm *vm, struct vms_vcpu **out);
+/* Runs @fn(vcpu, arg) on the calling thread as the vCPU's guest program,
+ * and returns when it does, its value in *@ret (when non-NULL).  Call it
+ * again for the next stretch of guest execution, from this thread or
+ * another: the flushes the vCPU missed meanwhile are done as it enters.
+ * -EINVAL for NULL or a vCPU of vms_vcpu_start, -EBUSY when the vCPU runs
+ * already or this thread is in a guest program. */
+VMS_API
+int vms_vcpu_run(struct vms_vcpu *vcpu, vms_guest_fn fn, void *arg, int *ret);
+/* Frees a vCPU of vms_vcpu_create.  -EINVAL for NULL or a vCPU of
+ * vms_vcpu_start (join it), -EBUSY while it runs. */
+VMS_API
+int vms_vcpu_destroy(struct vms_vcpu *vcpu);
 VMS_API
 unsigned vms_vcpu_id(const struct vms_vcpu *vcpu);
 
-/* Guest accesses (vCPU thread only).  0, or -EFAULT / -EACCES / -ENOMEM
- * with the reason in vms_vcpu_exit(). */
+/* Guest accesses, from the vCPU's guest program only.  0, or with the
+ * reason in vms_vcpu_exit(): -EFAULT (no memslot holds @gpa, or its hva is
+ * not mapped), -EACCES (a write to a read-only memslot or mapping),
+ * -ENOMEM (no frame could be had), -EIO (the page's swap copy could not be
+ * read). */
 VMS_API
 int vms_guest_read(struct vms_vcpu *vcpu, uint64_t gpa, void *buf,
 		   size_t len);
@@ -711,7 +769,7 @@ struct vms_kvm_pager_stats {
 	/* Time faults waited for the reclaimer before they placed pages,
 	 * with the budget overdrawn by more than a couple of runs. */
 	uint64_t throttled_ns;
-	struct vms_zswap_stats zswap;         /* as in struct vms_vmstat */
+	struct vms_zswap_stats zswap;         /* as in struct vms_phys_stats */
 };
 VMS_API
 void vms_kvm_pager_stats(struct vms_kvm_pager *pg,

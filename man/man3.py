@@ -17,7 +17,7 @@ FAMILIES = [
     ("vms_mmu_notifier", "MMU notifiers and interval notifiers"),
     ("vms_swap", "swap backends and tiers: file, Redis, compressed"),
     ("vms_migrate", "migration between pools and tiering"),
-    ("vms_phys_vmstat", "the pools' counters"),
+    ("vms_phys_stats", "the pools' counters"),
     ("vms_vm", "virtual machines and their memslots"),
     ("vms_vcpu", "vCPUs and guest accesses"),
     ("vms_vm_stats", "counters of VMs and address spaces"),

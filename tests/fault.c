@@ -275,7 +275,7 @@ static int setup(struct world *w)
 	check_err(r, "interval insert", E_SETUP);
 	if (r)
 		return r;
-	r = vms_vm_set_memslot(w->vm, 0, 0, PAGES, w->hva, 0);
+	r = t_memslot(w->vm, 0, 0, PAGES, w->hva, 0);
 	check_err(r, "memslot add", E_SETUP);
 	w->slot = !r;
 	return r;
@@ -310,7 +310,7 @@ static void churn(struct world *w)
 	if (r)
 		return;
 	w->hva = to;
-	r = vms_vm_set_memslot(w->vm, 0, 0, PAGES, w->hva, 0);
+	r = t_memslot(w->vm, 0, 0, PAGES, w->hva, 0);
 	check_err(r, "memslot move", E_SETUP);
 	w->slot = !r;
 	if (!w->slot)
@@ -324,7 +324,7 @@ static void churn(struct world *w)
 /* Everything goes; nothing may stay behind in the pools or the swap. */
 static void teardown(struct world *w)
 {
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 
 	if (w->iv)
 		vms_interval_notifier_remove(w->iv);
@@ -340,7 +340,7 @@ static void teardown(struct world *w)
 	if (!w->phys)
 		return;
 	vms_phys_drop_caches(w->phys);
-	vms_phys_vmstat(w->phys, &vs);
+	vms_phys_stats(w->phys, &vs);
 	for (unsigned i = 0; i < vs.nr_nodes; i++)
 		CHECK(vs.node[i].free == vs.node[i].frames,
 		      "%s: node %u: %" PRIu64 " of %" PRIu64 " frames free",

@@ -65,36 +65,48 @@ static void test_errors(void)
 	CHECK_OK(vms_vm_create(mm, &cfg, &vm));
 	h = reserve(mm, 64);
 
-	CHECK_EQ(vms_vm_set_memslot(vm, 32, 0, 4, h, 0), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, ~0u, 0, 4, h, 0), -EINVAL);
-	CHECK_OK(vms_vm_set_memslot(vm, 31, 0, 4, h, 0));
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 8, 4, h + 1, 0), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 8, 4, h + PG / 2, 0), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 8, 4, h, 0x2), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 8, 4, h, ~0u), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 32, 0, 4, h, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, ~0u, 0, 4, h, 0), -EINVAL);
+	CHECK_OK(t_memslot(vm, 31, 0, 4, h, 0));
+	CHECK_EQ(t_memslot(vm, 1, 8, 4, h + 1, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 1, 8, 4, h + PG / 2, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 1, 8, 4, h, 0x2), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 1, 8, 4, h, ~0u), -EINVAL);
 	/* Past max_gpa: starting there, or running over its end. */
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 256, 1, h, 0), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 250, 7, h, 0), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, 1, 1, ~0ull, h, 0), -EINVAL);
-	CHECK_OK(vms_vm_set_memslot(vm, 1, 250, 6, h, 0));   /* to the end */
+	CHECK_EQ(t_memslot(vm, 1, 256, 1, h, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 1, 250, 7, h, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 1, 1, ~0ull, h, 0), -EINVAL);
+	CHECK_OK(t_memslot(vm, 1, 250, 6, h, 0));   /* to the end */
 	/* hva range outside the mm. */
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 100, 1, 1ull << 60, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 2, 100, 1, 1ull << 60, 0), -EINVAL);
 	/* gfn overlaps: inside, across either end, around. */
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 1, 1, h + 8 * PG, 0), -EEXIST);
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 3, 2, h + 8 * PG, 0), -EEXIST);
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 248, 3, h + 8 * PG, 0), -EEXIST);
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 0, 10, h + 8 * PG, 0), -EEXIST);
+	CHECK_EQ(t_memslot(vm, 2, 1, 1, h + 8 * PG, 0), -EEXIST);
+	CHECK_EQ(t_memslot(vm, 2, 3, 2, h + 8 * PG, 0), -EEXIST);
+	CHECK_EQ(t_memslot(vm, 2, 248, 3, h + 8 * PG, 0), -EEXIST);
+	CHECK_EQ(t_memslot(vm, 2, 0, 10, h + 8 * PG, 0), -EEXIST);
 	/* Touching is no overlap. */
-	CHECK_OK(vms_vm_set_memslot(vm, 2, 4, 4, h + 8 * PG, 0));
+	CHECK_OK(t_memslot(vm, 2, 4, 4, h + 8 * PG, 0));
 	/* Moving a slot onto another's gfns. */
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 2, 4, h + 8 * PG, 0), -EEXIST);
+	CHECK_EQ(t_memslot(vm, 2, 2, 4, h + 8 * PG, 0), -EEXIST);
 	/* Resizing. */
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 4, 5, h + 8 * PG, 0), -EINVAL);
-	CHECK_EQ(vms_vm_set_memslot(vm, 2, 4, 3, h + 8 * PG, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 2, 4, 5, h + 8 * PG, 0), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 2, 4, 3, h + 8 * PG, 0), -EINVAL);
 	/* Deleting what is not there. */
-	CHECK_EQ(vms_vm_set_memslot(vm, 3, 0, 0, 0, 0), -ENOENT);
-	CHECK_EQ(vms_vm_set_memslot(vm, 31, 0, 0, 0, 0), 0);
-	CHECK_EQ(vms_vm_set_memslot(vm, 31, 0, 0, 0, 0), -ENOENT);
+	CHECK_EQ(t_memslot(vm, 3, 0, 0, 0, 0), -ENOENT);
+	/* In bytes: a size or address that is not whole pages, no slot. */
+	struct vms_memslot m = { .slot = 4, .guest_phys_addr = 100 * PG,
+				 .memory_size = PG + 1, .userspace_addr = h };
+	CHECK_EQ(vms_vm_set_memslot(vm, &m), -EINVAL);
+	m.memory_size = PG;
+	m.guest_phys_addr = 100 * PG + 8;
+	CHECK_EQ(vms_vm_set_memslot(vm, &m), -EINVAL);
+	m.guest_phys_addr = 100 * PG;
+	CHECK_OK(vms_vm_set_memslot(vm, &m));
+	m.memory_size = 0;
+	CHECK_OK(vms_vm_set_memslot(vm, &m));
+	CHECK_EQ(vms_vm_set_memslot(vm, NULL), -EINVAL);
+	CHECK_EQ(t_memslot(vm, 31, 0, 0, 0, 0), 0);
+	CHECK_EQ(t_memslot(vm, 31, 0, 0, 0, 0), -ENOENT);
 
 	/* None of the refusals changed the layout. */
 	expect_none(vm, 0);                     /* slot 31 deleted */
@@ -187,7 +199,7 @@ static void test_many_slots(void)
 	for (unsigned k = 0; k < NSLOTS; k++) {
 		struct slot *x = &s[order[k]];
 
-		CHECK_OK(vms_vm_set_memslot(vm, x->id, x->gfn, x->npages,
+		CHECK_OK(t_memslot(vm, x->id, x->gfn, x->npages,
 					    x->hva, 0));
 		x->live = true;
 	}
@@ -197,7 +209,7 @@ static void test_many_slots(void)
 	for (unsigned k = 0; k < NSLOTS / 4; k++) {
 		struct slot *x = &s[order[k]];
 
-		CHECK_OK(vms_vm_set_memslot(vm, x->id, 0, 0, 0, 0));
+		CHECK_OK(t_memslot(vm, x->id, 0, 0, 0, 0));
 		x->live = false;
 	}
 	check_all(vm, s, &seed);
@@ -213,7 +225,7 @@ static void test_many_slots(void)
 		if (k & 1)
 			x->gfn = GFN0 + pos * STRIDE +
 				 (STRIDE - x->npages) / 2;
-		CHECK_OK(vms_vm_set_memslot(vm, x->id, x->gfn, x->npages,
+		CHECK_OK(t_memslot(vm, x->id, x->gfn, x->npages,
 					    x->hva, 0));
 	}
 	check_all(vm, s, &seed);
@@ -222,7 +234,7 @@ static void test_many_slots(void)
 	for (unsigned k = 0; k < NSLOTS / 4; k++) {
 		struct slot *x = &s[order[k]];
 
-		CHECK_OK(vms_vm_set_memslot(vm, x->id, x->gfn, x->npages,
+		CHECK_OK(t_memslot(vm, x->id, x->gfn, x->npages,
 					    x->hva, 0));
 		x->live = true;
 	}
@@ -244,16 +256,16 @@ static void test_alias(void)
 	h = reserve(mm, 16);
 	/* The same hvas behind two gfn ranges, and a third overlapping
 	 * them partly. */
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 8, h, 0));
-	CHECK_OK(vms_vm_set_memslot(vm, 1, 100, 8, h, VMS_MEM_READONLY));
-	CHECK_OK(vms_vm_set_memslot(vm, 2, 200, 8, h + 4 * PG, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, 8, h, 0));
+	CHECK_OK(t_memslot(vm, 1, 100, 8, h, VMS_MEM_READONLY));
+	CHECK_OK(t_memslot(vm, 2, 200, 8, h + 4 * PG, 0));
 	for (uint64_t i = 0; i < 8; i++) {
 		expect_hva(vm, i * PG + 3, h + i * PG + 3);
 		expect_hva(vm, (100 + i) * PG + 3, h + i * PG + 3);
 		expect_hva(vm, (200 + i) * PG, h + (4 + i) * PG);
 	}
 	/* Deleting one alias leaves the other. */
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 0, 0, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, 0, 0, 0));
 	expect_none(vm, 0);
 	expect_hva(vm, 100 * PG, h);
 	vms_vm_destroy(vm);

@@ -49,7 +49,7 @@ static void test_move_and_back(void)
 {
 	struct vms_phys *phys;
 	struct vms_mm *mm;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	uint64_t hva, moved, v;
 
 	setup2(512, 512, &phys, &mm);
@@ -78,7 +78,7 @@ static void test_move_and_back(void)
 	CHECK_EQ(moved, PAGES - 1);
 	CHECK_EQ(vms_page_pfn(held) >= 512, 1);
 	vms_put_page(held);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(vs.pgmigrate, 2 * PAGES - 1);
 
 	CHECK_EQ(vms_migrate(mm, hva, VMS_PAGE_SIZE, 2, &moved), -EINVAL);
@@ -154,7 +154,7 @@ static void test_under_vcpu(void)
 		CHECK_OK(vms_mm_write(mm, hva + g * VMS_PAGE_SIZE + 64, &v, 8));
 	}
 	CHECK_OK(vms_vm_create(mm, NULL, &vm));
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, PAGES, hva, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, PAGES, hva, 0));
 	CHECK_OK(vms_vcpu_start(vm, guest_verify, &r, &vcpu));
 	for (int i = 0; i < 40; i++) {
 		CHECK_OK(vms_migrate(mm, hva, PAGES * VMS_PAGE_SIZE, (i + 1) % 2,
@@ -206,7 +206,7 @@ static void test_tiering(void)
 	CHECK_OK(vms_migrate(mm, hva, 32 * VMS_PAGE_SIZE, 1, &moved));
 	CHECK_EQ(moved, 32);
 	CHECK_OK(vms_vm_create(mm, NULL, &vm));
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 32, hva, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, 32, hva, 0));
 	CHECK_OK(vms_vcpu_start(vm, guest_touch, &r, &vcpu));
 	vms_phys_set_tiering(phys, true);
 	/* An eventual state, bounded: 10 s is far more than it needs. */

@@ -193,8 +193,8 @@ static void test_waiting_writer_goes_first(void)
 	CHECK_EQ(pthread_create(&tw, NULL, protect_page, &w), 0);
 	/* Queued once new readers are refused. */
 	t_watchdog(30, "a waiting mprotect did not hold new readers back");
-	while (pthread_rwlock_tryrdlock(&e.mm->mmap_lock) == 0) {
-		pthread_rwlock_unlock(&e.mm->mmap_lock);
+	while (mmap_read_trylock(e.mm)) {
+		mmap_read_unlock(e.mm);
 		sched_yield();
 	}
 	t_watchdog(0, "");

@@ -292,16 +292,16 @@ static void *host_main(void *arg)
 					    VMS_MREMAP_MAYMOVE | VMS_MREMAP_FIXED,
 					    to, &got));
 			CHECK_EQ(got, to);
-			CHECK_OK(vms_vm_set_memslot(vm, g->slot, g->gfn,
+			CHECK_OK(t_memslot(vm, g->slot, g->gfn,
 						    opt.region_pages, to, 0));
 			g->hva = to;
 			g->at = !g->at;
 			break;
 		}
 		case 5:
-			CHECK_OK(vms_vm_set_memslot(vm, g->slot, 0, 0, 0, 0));
+			CHECK_OK(t_memslot(vm, g->slot, 0, 0, 0, 0));
 			usleep(50);
-			CHECK_OK(vms_vm_set_memslot(vm, g->slot, g->gfn,
+			CHECK_OK(t_memslot(vm, g->slot, g->gfn,
 						    opt.region_pages, g->hva, 0));
 			break;
 		case 6:
@@ -458,7 +458,7 @@ int main(int argc, char **argv)
 					  VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS,
 					  &g->home[h]));
 		g->hva = g->home[0];
-		CHECK_OK(vms_vm_set_memslot(vm, g->slot, g->gfn,
+		CHECK_OK(t_memslot(vm, g->slot, g->gfn,
 					    opt.region_pages, g->hva, 0));
 	}
 	/* Homes 1 only reserve their places (nothing maps without FIXED
@@ -549,9 +549,9 @@ int main(int argc, char **argv)
 		printf(" %s %lu", host_op_names[i], atomic_load(&host_ops[i]));
 	printf("\n");
 	if (opt.overcommit) {
-		struct vms_vmstat vs;
+		struct vms_phys_stats vs;
 
-		vms_phys_vmstat(phys, &vs);
+		vms_phys_stats(phys, &vs);
 		printf("  swap: out %llu, in %llu (major faults %llu, cache hits %llu), "
 		       "lazyfree %llu, clean drops %llu, migrated %llu, direct "
 		       "reclaim %llu\n",
@@ -613,11 +613,11 @@ int main(int argc, char **argv)
 				     VMS_MADV_DONTNEED));
 	vms_mm_stats(mm, &ms);
 	CHECK_EQ(ms.resident, 0);
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	/* Copies orphaned while someone held their page go on the next
 	 * sweep; then every slot must be back. */
 	vms_phys_drop_caches(phys);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(vs.swap_used, 0);
 	vms_mm_destroy(mm);
 	vms_phys_drop_caches(phys);

@@ -64,15 +64,15 @@ static void test_aging_sees_vcpus(void)
 	for (uint64_t i = 0; i < 448; i++)
 		CHECK_OK(vms_mm_write(mm, guest + i * VMS_PAGE_SIZE, &one, 8));
 	CHECK_OK(vms_vm_create(mm, NULL, &vm));
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 64, guest + 448 * VMS_PAGE_SIZE, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, 64, guest + 448 * VMS_PAGE_SIZE, 0));
 
 	CHECK_OK(vms_vcpu_start(vm, guest_hot, &h, &vcpu));
 	while (!atomic_load(&h.rounds))
 		;
 	/* The vCPU brings an evicted hot page straight back, so count the
 	 * comebacks: only hot pages are ever read back from swap here. */
-	struct vms_vmstat before, after;
-	vms_phys_vmstat(phys, &before);
+	struct vms_phys_stats before, after;
+	vms_phys_stats(phys, &before);
 	/* In steps, each followed by a whole round of the vCPU, so that it
 	 * uses its pages between any two looks of reclaim, however slowly it
 	 * runs (sanitizers). */
@@ -85,7 +85,7 @@ static void test_aging_sees_vcpus(void)
 				;
 		}
 	}
-	vms_phys_vmstat(phys, &after);
+	vms_phys_stats(phys, &after);
 	atomic_store(&h.stop, true);
 	CHECK_OK(vms_vcpu_join(vcpu, &ret));
 	CHECK_EQ(ret, 0);
@@ -132,7 +132,7 @@ static void test_lazyfree_keeps_vcpu_writes(void)
 	struct vms_mm *mm;
 	struct vms_vm *vm;
 	struct vms_vcpu *vcpu;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	uint64_t hva, v = 7;
 	int ret;
 
@@ -143,14 +143,14 @@ static void test_lazyfree_keeps_vcpu_writes(void)
 	for (uint64_t i = 0; i < 256; i++)
 		CHECK_OK(vms_mm_write(mm, hva + i * VMS_PAGE_SIZE, &v, 8));
 	CHECK_OK(vms_vm_create(mm, NULL, &vm));
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 256, hva, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, 256, hva, 0));
 	CHECK_OK(vms_madvise(mm, hva, 256 * VMS_PAGE_SIZE, VMS_MADV_FREE));
 	CHECK_OK(vms_vcpu_start(vm, guest_write_first, NULL, &vcpu));
 	CHECK_OK(vms_vcpu_join(vcpu, &ret));
 	CHECK_EQ(ret, 0);
 
 	CHECK_OK(vms_madvise(mm, hva, 256 * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT));
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(vs.lazyfree, 240);
 	CHECK_EQ(vs.pswpout, 16);
 	for (uint64_t i = 0; i < 256; i++) {

@@ -33,7 +33,7 @@ static void env_up(struct env *e, uint64_t frames, size_t pages)
 	t_setup(frames, &e->phys, &e->mm);
 	CHECK_OK(vms_vm_create(e->mm, &cfg, &e->vm));
 	CHECK_OK(vms_mmap(e->mm, 0, pages * PG, RW, PA, &e->hva));
-	CHECK_OK(vms_vm_set_memslot(e->vm, 0, GFN, pages, e->hva, 0));
+	CHECK_OK(t_memslot(e->vm, 0, GFN, pages, e->hva, 0));
 	e->pages = pages;
 }
 
@@ -385,7 +385,7 @@ static void test_readonly_slot(void)
 
 	env_up(&e, 64, 4);
 	/* An alias of the same memory at gfn 64, read-only for the guest. */
-	CHECK_OK(vms_vm_set_memslot(e.vm, 1, 64, 4, e.hva, VMS_MEM_READONLY));
+	CHECK_OK(t_memslot(e.vm, 1, 64, 4, e.hva, VMS_MEM_READONLY));
 	h_write(&e, e.hva + PG, 0xfeed);
 	CHECK_EQ(g_read(&e, 65 * PG), 0xfeed);
 	CHECK(!(spte(&e, 65) & SPTE_WRITE), "read-only slot, writable spte");
@@ -426,7 +426,7 @@ static void test_no_slot(void)
 	CHECK_EQ(ex.gpa, 1ull << 40);
 	/* After deleting the slot, its memory is gone for the guest. */
 	g_write(&e, GPA(0), 1);
-	CHECK_OK(vms_vm_set_memslot(e.vm, 0, 0, 0, 0, 0));
+	CHECK_OK(t_memslot(e.vm, 0, 0, 0, 0, 0));
 	CHECK_EQ(spte(&e, GFN), 0);
 	CHECK(g_access(&e, false, GPA(0), NULL, &ex) < 0, "deleted slot read");
 	CHECK_EQ(ex.reason, VMS_EXIT_NO_SLOT);
@@ -485,7 +485,7 @@ static void test_mremap_away(void)
 	CHECK_EQ(g_access(&e, false, GPA(3), NULL, &ex), -EFAULT);
 	CHECK_EQ(ex.reason, VMS_EXIT_EFAULT);
 	/* Point the slot at the new place: the data moved with it. */
-	CHECK_OK(vms_vm_set_memslot(e.vm, 0, GFN, 4, n, 0));
+	CHECK_OK(t_memslot(e.vm, 0, GFN, 4, n, 0));
 	for (int i = 0; i < 4; i++)
 		CHECK_EQ(g_read(&e, GPA(i)), 0x100 + i);
 	e.hva = n;
@@ -551,14 +551,14 @@ static void test_memslot_move(void)
 	env_up(&e, 64, 2);
 	CHECK_OK(vms_mmap(e.mm, 0, 2 * PG, RW, PA, &h2));
 	CHECK_OK(vms_mmap(e.mm, 0, PG, RW, PA, &scratch));
-	CHECK_OK(vms_vm_set_memslot(e.vm, 1, 1000, 1, scratch, 0));
+	CHECK_OK(t_memslot(e.vm, 1, 1000, 1, scratch, 0));
 	h_write(&e, e.hva, 0xaaaa);
 	h_write(&e, h2, 0xbbbb);
 
 	CHECK_OK(vms_vcpu_start(e.vm, mover_fn, &m, &v));
 	while (atomic_load(&m.phase) != 1)
 		sched_yield();
-	CHECK_OK(vms_vm_set_memslot(e.vm, 0, GFN, 2, h2, 0));
+	CHECK_OK(t_memslot(e.vm, 0, GFN, 2, h2, 0));
 	atomic_store(&m.phase, 2);
 	CHECK_OK(vms_vcpu_join(v, &ret));
 	CHECK_EQ(ret, 0);
@@ -572,7 +572,7 @@ static void test_memslot_move(void)
 	CHECK_EQ(h_read(&e, h2 + 8), 0xcccc);
 	CHECK_EQ(h_read(&e, e.hva + 8), 0);
 	/* Moving to another gfn: the old gfn is empty. */
-	CHECK_OK(vms_vm_set_memslot(e.vm, 0, 200, 2, h2, 0));
+	CHECK_OK(t_memslot(e.vm, 0, 200, 2, h2, 0));
 	CHECK(g_access(&e, false, GPA(0), NULL, NULL) < 0, "old gfn mapped");
 	CHECK_EQ(g_read(&e, 200 * PG + 8), 0xcccc);
 	env_down(&e);
@@ -606,7 +606,7 @@ static void test_alias_zap(void)
 	struct env e;
 
 	env_up(&e, 64, 4);
-	CHECK_OK(vms_vm_set_memslot(e.vm, 1, 300, 4, e.hva, 0));
+	CHECK_OK(t_memslot(e.vm, 1, 300, 4, e.hva, 0));
 	g_write(&e, GPA(2), 0x77);
 	CHECK_EQ(g_read(&e, 302 * PG), 0x77);
 	CHECK(spte(&e, GFN + 2) & SPTE_PRESENT, "no spte in slot 0");
@@ -675,7 +675,7 @@ static void test_exit_hva(void)
 	CHECK_OK(vms_vm_gpa_to_hva(e.vm, ex.gpa, &hva));
 	CHECK(ex.hva == hva, "exit hva %#" PRIx64 ", gpa's hva %#" PRIx64,
 	      ex.hva, hva);
-	CHECK_OK(vms_vm_set_memslot(e.vm, 1, 64, 1, e.hva, VMS_MEM_READONLY));
+	CHECK_OK(t_memslot(e.vm, 1, 64, 1, e.hva, VMS_MEM_READONLY));
 	CHECK(g_access(&e, true, 64 * PG + 0x10, NULL, &ex) < 0, "RO write");
 	CHECK_EQ(ex.reason, VMS_EXIT_READONLY);
 	CHECK_EQ(ex.hva, e.hva + 0x10);

@@ -135,7 +135,7 @@ static void test_overcommit(void)
 	struct vms_swap_backend *be;
 	struct vms_phys *phys;
 	struct vms_mm *mm;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	uint64_t hva;
 
 	CHECK_OK(vms_swap_file_create(NULL, 2048 * VMS_PAGE_SIZE, true, &be));
@@ -144,7 +144,7 @@ static void test_overcommit(void)
 	CHECK_OK(vms_mmap(mm, 0, 1024 * VMS_PAGE_SIZE, RW, ANON, &hva));
 	fill(mm, hva, 1024, 1);
 	verify(mm, hva, 1024, 1);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK(vs.pswpout >= 768 && vs.pswpin > 0 && vs.pgmajfault > 0,
 	      "out %" PRIu64 " in %" PRIu64, vs.pswpout, vs.pswpin);
 	struct vms_mm_stats ms;
@@ -153,7 +153,7 @@ static void test_overcommit(void)
 	CHECK_OK(vms_munmap(mm, hva, 1024 * VMS_PAGE_SIZE));
 	/* Copies the reclaimer had locked at the munmap go with a sweep. */
 	vms_phys_drop_caches(phys);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(vs.swap_used, 0);
 	t_teardown(phys, mm);
 }
@@ -163,7 +163,7 @@ static void test_pageout_willneed(void)
 	struct vms_swap_backend *be;
 	struct vms_phys *phys;
 	struct vms_mm *mm;
-	struct vms_vmstat a, b;
+	struct vms_phys_stats a, b;
 	struct vms_mm_stats ms;
 	uint64_t hva;
 
@@ -172,9 +172,9 @@ static void test_pageout_willneed(void)
 	CHECK_OK(vms_mmap(mm, 0, 128 * VMS_PAGE_SIZE, RW, ANON, &hva));
 	fill(mm, hva, 128, 2);
 
-	vms_phys_vmstat(phys, &a);
+	vms_phys_stats(phys, &a);
 	CHECK_OK(vms_madvise(mm, hva, 128 * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT));
-	vms_phys_vmstat(phys, &b);
+	vms_phys_stats(phys, &b);
 	vms_mm_stats(mm, &ms);
 	CHECK_EQ(ms.resident, 0);
 	CHECK_EQ(b.pswpout - a.pswpout, 128);
@@ -183,10 +183,10 @@ static void test_pageout_willneed(void)
 	/* WILLNEED reads them into the swap cache; the accesses then find
 	 * them there, without I/O. */
 	CHECK_OK(vms_madvise(mm, hva, 128 * VMS_PAGE_SIZE, VMS_MADV_WILLNEED));
-	vms_phys_vmstat(phys, &a);
+	vms_phys_stats(phys, &a);
 	CHECK_EQ(a.pswpin - b.pswpin, 128);
 	verify(mm, hva, 128, 2);
-	vms_phys_vmstat(phys, &b);
+	vms_phys_stats(phys, &b);
 	CHECK_EQ(b.pswpin, a.pswpin);
 	CHECK(b.swapcache_hit - a.swapcache_hit >= 128, "hits %" PRIu64,
 	      b.swapcache_hit - a.swapcache_hit);
@@ -198,7 +198,7 @@ static void test_pageout_willneed(void)
 	vms_phys_drop_caches(phys);
 	CHECK_EQ(b.swap_used, 128);
 	CHECK_OK(vms_madvise(mm, hva, 128 * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT));
-	vms_phys_vmstat(phys, &a);
+	vms_phys_stats(phys, &a);
 	CHECK_EQ(a.pswpout, b.pswpout);
 	CHECK_EQ(a.clean_drop - b.clean_drop, 128);
 	verify(mm, hva, 128, 2);
@@ -224,7 +224,7 @@ static void test_swap_full(void)
 	struct vms_phys *phys;
 	struct vms_mm *mm;
 	struct vms_mm_stats ms;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	uint64_t hva;
 
 	CHECK_OK(vms_swap_file_create(NULL, 9 * VMS_PAGE_SIZE, true, &be));
@@ -233,7 +233,7 @@ static void test_swap_full(void)
 	fill(mm, hva, 64, 3);
 	CHECK_OK(vms_madvise(mm, hva, 64 * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT));
 	vms_mm_stats(mm, &ms);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(vs.swap_used, 8);        /* slot 0 is never used */
 	CHECK_EQ(ms.resident, 64 - 8);
 	verify(mm, hva, 64, 3);
@@ -246,7 +246,7 @@ static void test_io_errors(void)
 	struct vms_phys *phys;
 	struct vms_mm *mm;
 	struct vms_mm_stats ms;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	uint64_t hva, v;
 
 	setup(256, &f->be, &phys, &mm);
@@ -257,7 +257,7 @@ static void test_io_errors(void)
 	atomic_store(&f->fail_write, -ENOSPC);
 	CHECK_OK(vms_madvise(mm, hva, 64 * VMS_PAGE_SIZE, VMS_MADV_PAGEOUT));
 	vms_mm_stats(mm, &ms);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(ms.resident, 64);
 	CHECK(vs.swap_write_errors >= 1, "no write error counted");
 	CHECK_EQ(vs.swap_used, 0);
@@ -273,7 +273,7 @@ static void test_io_errors(void)
 	CHECK_EQ(vms_mm_read(mm, hva, &v, sizeof(v)), -EIO);
 	CHECK_EQ(vms_madvise(mm, hva, 64 * VMS_PAGE_SIZE, VMS_MADV_WILLNEED),
 		 -EIO);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK(vs.swap_read_errors >= 2, "read errors %" PRIu64,
 	      vs.swap_read_errors);
 	atomic_store(&f->fail_read, 0);
@@ -306,7 +306,7 @@ static void test_guest_io_error(void)
 	CHECK_OK(vms_mm_write(mm, hva, &v, sizeof(v)));
 	CHECK_OK(vms_madvise(mm, hva, VMS_PAGE_SIZE, VMS_MADV_PAGEOUT));
 	CHECK_OK(vms_vm_create(mm, NULL, &vm));
-	CHECK_OK(vms_vm_set_memslot(vm, 0, 0, 1, hva, 0));
+	CHECK_OK(t_memslot(vm, 0, 0, 1, hva, 0));
 	atomic_store(&f->fail_read, -EIO);
 	CHECK_OK(vms_vcpu_start(vm, guest_read_exit, &got, &vcpu));
 	CHECK_OK(vms_vcpu_join(vcpu, &ret));

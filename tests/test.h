@@ -109,6 +109,18 @@ static inline void t_watchdog(unsigned seconds, const char *what)
 	alarm(seconds);
 }
 
+/* vms_vm_set_memslot in the pages the tests count in. */
+static inline int t_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
+			    uint64_t npages, uint64_t hva, unsigned flags)
+{
+	struct vms_memslot m = { .slot = id, .flags = flags,
+				 .guest_phys_addr = gfn * VMS_PAGE_SIZE,
+				 .memory_size = npages * VMS_PAGE_SIZE,
+				 .userspace_addr = hva };
+
+	return vms_vm_set_memslot(vm, &m);
+}
+
 static inline uint64_t t_rand(uint64_t *s)
 {
 	/* splitmix64: seeded, reproducible across runs and machines. */

@@ -1,9 +1,10 @@
 /* vcpu.c - tests of vCPUs: remote TLB flushes skip a halted vCPU, host
  * calls made by a guest program, the max_vcpus limit, the guest program's
- * return value, access counters. */
+ * return value, a vCPU run on the caller's threads, access counters. */
 #define _GNU_SOURCE
 #include "test.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -31,7 +32,7 @@ static void env_up(struct env *e, size_t pages, unsigned max_vcpus)
 	t_setup(64, &e->phys, &e->mm);
 	CHECK_OK(vms_vm_create(e->mm, &cfg, &e->vm));
 	CHECK_OK(vms_mmap(e->mm, 0, pages * PG, RW, PA, &e->hva));
-	CHECK_OK(vms_vm_set_memslot(e->vm, 0, GFN, pages, e->hva, 0));
+	CHECK_OK(t_memslot(e->vm, 0, GFN, pages, e->hva, 0));
 }
 
 static void env_down(struct env *e)
@@ -180,7 +181,7 @@ static int hc_caller(struct vms_vcpu *v, void *arg)
 	/* Memslot 1 moves under the caller's TLB entry. */
 	uint64_t old_gpa = HC_SLOT1_GFN * PG, new_gpa = (HC_SLOT1_GFN + 512) * PG;
 	CHECK_OK(vms_guest_write64(v, old_gpa, hc_word(128, 1)));
-	CHECK_OK(vms_vm_set_memslot(e->vm, 1, HC_SLOT1_GFN + 512, 64,
+	CHECK_OK(t_memslot(e->vm, 1, HC_SLOT1_GFN + 512, 64,
 				    hva + 128 * PG, 0));
 	CHECK_EQ(vms_guest_read64(v, old_gpa, &x), -EFAULT);
 	CHECK_EQ(vms_vcpu_exit(v)->reason, VMS_EXIT_NO_SLOT);
@@ -223,8 +224,8 @@ static void test_host_calls_from_guest(void)
 	CHECK_OK(vms_swap_on(e.phys, be, 0, 0));
 	CHECK_OK(vms_vm_create(e.mm, &cfg, &e.vm));
 	CHECK_OK(vms_mmap(e.mm, 0, HC_PAGES * PG, RW, PA, &e.hva));
-	CHECK_OK(vms_vm_set_memslot(e.vm, 0, GFN, 128, e.hva, 0));
-	CHECK_OK(vms_vm_set_memslot(e.vm, 1, HC_SLOT1_GFN, 64,
+	CHECK_OK(t_memslot(e.vm, 0, GFN, 128, e.hva, 0));
+	CHECK_OK(t_memslot(e.vm, 1, HC_SLOT1_GFN, 64,
 				    e.hva + 128 * PG, 0));
 	c.e = &e;
 	t_watchdog(60, "a host call from a guest program never returned");
@@ -338,6 +339,92 @@ static int counter_fn(struct vms_vcpu *v, void *arg)
 	return 0;
 }
 
+/* ---- a vCPU run on the caller's threads ---- */
+
+struct caller_ctx {
+	uint64_t write, got;
+	atomic_int in, release;
+	struct vms_vcpu *v;
+	int nested;
+};
+
+static int caller_write(struct vms_vcpu *v, void *arg)
+{
+	struct caller_ctx *c = arg;
+
+	return vms_guest_write64(v, GPA(0), c->write) ? -1 : 7;
+}
+
+static int caller_read(struct vms_vcpu *v, void *arg)
+{
+	struct caller_ctx *c = arg;
+
+	return vms_guest_read64(v, GPA(0), &c->got);
+}
+
+/* Stays in the guest program until released; tries a nested run. */
+static int caller_hold(struct vms_vcpu *v, void *arg)
+{
+	struct caller_ctx *c = arg;
+
+	c->nested = vms_vcpu_run(c->v, caller_read, c, NULL);
+	atomic_store(&c->in, 1);
+	wait_for(&c->release, 1);
+	return 0;
+}
+
+static void *caller_thread(void *arg)
+{
+	struct caller_ctx *c = arg;
+	int ret = -1;
+
+	CHECK_OK(vms_vcpu_run(c->v, caller_hold, c, &ret));
+	CHECK_EQ(ret, 0);
+	return NULL;
+}
+
+/* Runs on the caller's thread return the program's value; a DONTNEED
+ * between runs does not wait for the vCPU, and the next run, on another
+ * thread, sees the page gone (the flush it missed is done as it enters);
+ * one vCPU runs on one thread at a time; the verbs do not mix with
+ * start / join. */
+static void test_run_on_caller(void)
+{
+	struct caller_ctx c = { .write = 0x5eed };
+	struct vms_vcpu *t;
+	struct env e;
+	pthread_t th;
+	int ret = 0;
+
+	env_up(&e, 4, 4);
+	CHECK_OK(vms_vcpu_create(e.vm, &c.v));
+	CHECK_OK(vms_vcpu_run(c.v, caller_write, &c, &ret));
+	CHECK_EQ(ret, 7);
+	CHECK_OK(vms_vcpu_run(c.v, caller_read, &c, &ret));
+	CHECK_EQ(c.got, 0x5eed);
+	/* Its TLB holds the page: this flush must not wait for it. */
+	CHECK_OK(vms_madvise(e.mm, e.hva, PG, VMS_MADV_DONTNEED));
+	c.got = 1;
+	CHECK_OK(pthread_create(&th, NULL, caller_thread, &c));
+	wait_for(&c.in, 1);
+	CHECK_EQ(c.nested, -EBUSY);
+	CHECK_EQ(vms_vcpu_run(c.v, caller_read, &c, NULL), -EBUSY);
+	CHECK_EQ(vms_vcpu_destroy(c.v), -EBUSY);
+	atomic_store(&c.release, 1);
+	CHECK_OK(pthread_join(th, NULL));
+	CHECK_OK(vms_vcpu_run(c.v, caller_read, &c, NULL));
+	CHECK_EQ(c.got, 0);
+	CHECK_EQ(vms_vcpu_join(c.v, NULL), -EINVAL);
+	CHECK_OK(vms_vcpu_start(e.vm, caller_write, &c, &t));
+	CHECK_EQ(vms_vcpu_run(t, caller_read, &c, NULL), -EINVAL);
+	CHECK_EQ(vms_vcpu_destroy(t), -EINVAL);
+	CHECK_OK(vms_vcpu_join(t, &ret));
+	CHECK_EQ(ret, 7);
+	CHECK_OK(vms_vcpu_destroy(c.v));
+	CHECK_EQ(vms_vcpu_create(NULL, &c.v), -EINVAL);
+	env_down(&e);
+}
+
 static void test_counters(void)
 {
 	struct counted c[2] = { { .rounds = 300 }, { .rounds = 170 } };
@@ -374,5 +461,6 @@ int main(void)
 	T_RUN(test_counters);
 	T_RUN(test_flush_skips_halted);
 	T_RUN(test_host_calls_from_guest);
+	T_RUN(test_run_on_caller);
 	return T_DONE();
 }

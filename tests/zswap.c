@@ -252,14 +252,14 @@ static void test_vmstat(void)
 	struct vms_phys_config pc = { .nr_nodes = 1, .node_frames = { 256 } };
 	struct vms_swap_backend *file, *be;
 	struct vms_zswap_stats st;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	struct vms_phys *phys;
 	struct vms_mm *mm;
 	uint8_t *in = pages(1);
 	uint64_t hva;
 
 	CHECK_OK(vms_phys_create(&pc, &phys));
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_EQ(vs.zswap.stored + vs.zswap.stores + vs.zswap.pool_bytes, 0);
 	CHECK_OK(vms_swap_file_create(NULL, (N + 64) * PAGE, true, &file));
 	struct vms_zswap_config cfg = { .pool_bytes = 1 << 20,
@@ -275,7 +275,7 @@ static void test_vmstat(void)
 	}
 	CHECK_OK(vms_madvise(mm, hva, N * PAGE, VMS_MADV_PAGEOUT));
 	vms_mm_destroy(mm);
-	vms_phys_vmstat(phys, &vs);
+	vms_phys_stats(phys, &vs);
 	CHECK_OK(vms_swap_zswap_stats(be, &st));
 	CHECK(vs.zswap.stores >= N, "%" PRIu64 " stores", vs.zswap.stores);
 	CHECK_EQ(vs.zswap.stores, st.stores);

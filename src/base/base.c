@@ -4,6 +4,7 @@
 #include "base/base.h"
 
 #include <sched.h>
+#include <string.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -59,6 +60,19 @@ void vms_unlock(struct vms_lock *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
+void vms_cond_wait(pthread_cond_t *cv, struct vms_lock *l)
+{
+#ifdef VMS_DEBUG
+	VMS_ASSERT(vms_lock_held(l));
+	atomic_store_explicit(&l->held, false, memory_order_relaxed);
+#endif
+	pthread_cond_wait(cv, &l->mu);
+#ifdef VMS_DEBUG
+	atomic_store_explicit(&l->owner, pthread_self(), memory_order_relaxed);
+	atomic_store_explicit(&l->held, true, memory_order_relaxed);
+#endif
+}
+
 #ifdef VMS_DEBUG
 bool vms_lock_held(struct vms_lock *l)
 {
@@ -68,6 +82,114 @@ bool vms_lock_held(struct vms_lock *l)
 			     pthread_self());
 }
 #endif
+
+/* ---- reader-writer locks ---- */
+
+#ifdef VMS_DEBUG
+static _Thread_local const struct vms_rwlock *rw_held[VMS_RW_HELD];
+
+/* @again: a trylock, which may take a lock this thread holds (it does
+ * not wait, so it cannot deadlock). */
+static void rw_note(const struct vms_rwlock *l, bool again)
+{
+	unsigned i = 0;
+
+	VMS_ASSERT(again || !vms_rwlock_held(l));       /* would deadlock */
+	while (i < VMS_RW_HELD && rw_held[i])
+		i++;
+	VMS_ASSERT(i < VMS_RW_HELD);
+	rw_held[i] = l;
+}
+
+static void rw_forget(const struct vms_rwlock *l)
+{
+	for (unsigned i = 0; i < VMS_RW_HELD; i++)
+		if (rw_held[i] == l) {
+			rw_held[i] = NULL;
+			return;
+		}
+	VMS_ASSERT(!"unlock of a reader-writer lock not held");
+}
+
+bool vms_rwlock_held(const struct vms_rwlock *l)
+{
+	for (unsigned i = 0; i < VMS_RW_HELD; i++)
+		if (rw_held[i] == l)
+			return true;
+	return false;
+}
+
+bool vms_rwlock_held_write(const struct vms_rwlock *l)
+{
+	return atomic_load_explicit(&l->write_held, memory_order_relaxed) &&
+	       pthread_equal(atomic_load_explicit(&l->writer,
+						  memory_order_relaxed),
+			     pthread_self());
+}
+#else
+#define rw_note(l, again) ((void)(l))
+#define rw_forget(l) ((void)(l))
+#endif
+
+/* Writers first: a waiting writer holds new readers back, or a stream of
+ * overlapping readers would starve it.  So no thread may wait for one it
+ * holds, even for reading, which would deadlock (debug builds check). */
+void vms_rwlock_init(struct vms_rwlock *l)
+{
+	pthread_rwlockattr_t attr;
+
+	memset(l, 0, sizeof(*l));
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&l->rw, &attr);
+	pthread_rwlockattr_destroy(&attr);
+}
+
+void vms_rwlock_destroy(struct vms_rwlock *l)
+{
+	pthread_rwlock_destroy(&l->rw);
+}
+
+void vms_read_lock(struct vms_rwlock *l)
+{
+	rw_note(l, false);
+	pthread_rwlock_rdlock(&l->rw);
+}
+
+bool vms_read_trylock(struct vms_rwlock *l)
+{
+	if (pthread_rwlock_tryrdlock(&l->rw))
+		return false;
+	rw_note(l, true);
+	return true;
+}
+
+void vms_read_unlock(struct vms_rwlock *l)
+{
+	rw_forget(l);
+	pthread_rwlock_unlock(&l->rw);
+}
+
+void vms_write_lock(struct vms_rwlock *l)
+{
+	rw_note(l, false);
+	pthread_rwlock_wrlock(&l->rw);
+#ifdef VMS_DEBUG
+	atomic_store_explicit(&l->writer, pthread_self(), memory_order_relaxed);
+	atomic_store_explicit(&l->write_held, true, memory_order_relaxed);
+#endif
+}
+
+void vms_write_unlock(struct vms_rwlock *l)
+{
+#ifdef VMS_DEBUG
+	VMS_ASSERT(vms_rwlock_held_write(l));
+	atomic_store_explicit(&l->write_held, false, memory_order_relaxed);
+#endif
+	rw_forget(l);
+	pthread_rwlock_unlock(&l->rw);
+}
 
 /*
  * SRCU.  A reader bumps the counter of the current index and checks the

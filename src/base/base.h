@@ -66,11 +66,42 @@ void vms_lock_destroy(struct vms_lock *l);
 void vms_lock(struct vms_lock *l);
 bool vms_trylock(struct vms_lock *l);
 void vms_unlock(struct vms_lock *l);
+/* pthread_cond_wait on @l, which the caller holds. */
+void vms_cond_wait(pthread_cond_t *cv, struct vms_lock *l);
 #ifdef VMS_DEBUG
 bool vms_lock_held(struct vms_lock *l);
 #define vms_assert_held(l) VMS_ASSERT(vms_lock_held(l))
 #else
 #define vms_assert_held(l) ((void)(l))
+#endif
+
+/* ---- a reader-writer lock, writers first, that knows who holds it:
+ * in debug builds each thread keeps the few it holds (at most
+ * VMS_RW_HELD at once, none twice), so code can assert it holds one,
+ * and for writing. */
+struct vms_rwlock {
+	pthread_rwlock_t rw;
+#ifdef VMS_DEBUG
+	_Atomic(pthread_t) writer;
+	atomic_bool write_held;
+#endif
+};
+#define VMS_RW_HELD 4
+void vms_rwlock_init(struct vms_rwlock *l);
+void vms_rwlock_destroy(struct vms_rwlock *l);
+void vms_read_lock(struct vms_rwlock *l);
+bool vms_read_trylock(struct vms_rwlock *l);
+void vms_read_unlock(struct vms_rwlock *l);
+void vms_write_lock(struct vms_rwlock *l);
+void vms_write_unlock(struct vms_rwlock *l);
+#ifdef VMS_DEBUG
+bool vms_rwlock_held(const struct vms_rwlock *l);     /* either way */
+bool vms_rwlock_held_write(const struct vms_rwlock *l);
+#define vms_assert_rw_held(l) VMS_ASSERT(vms_rwlock_held(l))
+#define vms_assert_rw_held_write(l) VMS_ASSERT(vms_rwlock_held_write(l))
+#else
+#define vms_assert_rw_held(l) ((void)(l))
+#define vms_assert_rw_held_write(l) ((void)(l))
 #endif
 
 /* ---- SRCU: readers never block writers' list updates; a writer's

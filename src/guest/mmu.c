@@ -170,6 +170,7 @@ static void for_each_range_slot(struct vms_vm *vm,
 static uint64_t zap_range_locked(struct vms_vm *vm,
 				 const struct vms_mmu_range *range)
 {
+	vms_assert_held(&vm->mmu_lock);
 	struct zap_ctx z = { .vm = vm };
 
 	for_each_range_slot(vm, range, zap_slot_range, &z);

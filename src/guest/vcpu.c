@@ -270,40 +270,41 @@ void vms_guest_halt(struct vms_vcpu *v, uint64_t ns)
 	vcpu_enter_guest(v);
 }
 
-/* ---- threads ---- */
+/* ---- running: on the caller's thread, or on a thread of its own ---- */
+
+/* Runs @fn as the guest program on the calling thread: in guest mode
+ * throughout, host calls from it leaving guest mode around them. */
+static int vcpu_run_here(struct vms_vcpu *v, vms_guest_fn fn, void *arg)
+{
+	v->guest_mode = (struct vms_guest_mode){ .leave = vcpu_host_call_leave,
+						 .enter = vcpu_host_call_enter };
+	vms_guest_self = &v->guest_mode;
+	vcpu_enter_guest(v);
+	int ret = fn(v, arg);
+	vcpu_exit_guest(v);
+	vms_guest_self = NULL;
+	return ret;
+}
 
 static void *vcpu_thread(void *arg)
 {
 	struct vms_vcpu *v = arg;
 
-	v->guest_mode = (struct vms_guest_mode){ .leave = vcpu_host_call_leave,
-						 .enter = vcpu_host_call_enter };
-	vms_guest_self = &v->guest_mode;
-	vcpu_enter_guest(v);
-	v->ret = v->fn(v, v->arg);
-	vcpu_exit_guest(v);
-	vms_guest_self = NULL;
+	v->ret = vcpu_run_here(v, v->fn, v->arg);
 	return NULL;
 }
 
-int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
-		   struct vms_vcpu **out)
+/* A vCPU in @vm's array, outside guest mode: flushers see it from here. */
+static int vcpu_alloc(struct vms_vm *vm, struct vms_vcpu **out)
 {
-	VMS_HOST_CALL();
 	struct vms_vcpu *v;
 	unsigned id;
-	int r;
 
-	if (!vm || !fn || !out)
-		return -EINVAL;
 	v = vms_aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
 	if (!v)
 		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
 	v->vm = vm;
-	v->fn = fn;
-	v->arg = arg;
-
 	vms_lock(&vm->vcpus_lock);
 	for (id = 0; id < vm->max_vcpus && atomic_load(&vm->vcpus[id]); id++)
 		;
@@ -315,29 +316,15 @@ int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
 	v->id = id;
 	atomic_store(&vm->vcpus[id], v);
 	vms_unlock(&vm->vcpus_lock);
-
-	r = vms_os_thread_create(&v->thread, vcpu_thread, v);
-	if (r) {
-		atomic_store(&vm->vcpus[id], NULL);
-		vms_srcu_synchronize(&vm->srcu);
-		vms_free(v);
-		return r;
-	}
 	*out = v;
 	return 0;
 }
 
-int vms_vcpu_join(struct vms_vcpu *v, int *ret)
+/* Out of the array, its counters folded into the VM's, freed. */
+static void vcpu_free(struct vms_vcpu *v)
 {
-	VMS_HOST_CALL();
-	struct vms_vm *vm;
+	struct vms_vm *vm = v->vm;
 
-	if (!v)
-		return -EINVAL;
-	vm = v->vm;
-	int r = pthread_join(v->thread, NULL);
-	if (r)
-		return -r;
 	atomic_store(&vm->vcpus[v->id], NULL);
 	/* Flushers that saw us in the array are done with us after this. */
 	vms_srcu_synchronize(&vm->srcu);
@@ -347,9 +334,76 @@ int vms_vcpu_join(struct vms_vcpu *v, int *ret)
 	vms_stat_inc(&vm->st_faults, vms_stat_read(&v->st_faults));
 	vms_stat_inc(&vm->st_retries, vms_stat_read(&v->st_retries));
 	vms_stat_inc(&vm->st_exits, vms_stat_read(&v->st_exits));
+	vms_free(v);
+}
+
+int vms_vcpu_start(struct vms_vm *vm, vms_guest_fn fn, void *arg,
+		   struct vms_vcpu **out)
+{
+	VMS_HOST_CALL();
+	struct vms_vcpu *v;
+	int r;
+
+	if (!vm || !fn || !out)
+		return -EINVAL;
+	if ((r = vcpu_alloc(vm, &v)))
+		return r;
+	v->fn = fn;
+	v->arg = arg;
+	v->threaded = true;
+	if ((r = vms_os_thread_create(&v->thread, vcpu_thread, v))) {
+		vcpu_free(v);
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+int vms_vcpu_join(struct vms_vcpu *v, int *ret)
+{
+	VMS_HOST_CALL();
+	if (!v || !v->threaded)
+		return -EINVAL;
+	int r = pthread_join(v->thread, NULL);
+	if (r)
+		return -r;
 	if (ret)
 		*ret = v->ret;
-	vms_free(v);
+	vcpu_free(v);
+	return 0;
+}
+
+int vms_vcpu_create(struct vms_vm *vm, struct vms_vcpu **out)
+{
+	VMS_HOST_CALL();
+	if (!vm || !out)
+		return -EINVAL;
+	return vcpu_alloc(vm, out);
+}
+
+int vms_vcpu_run(struct vms_vcpu *v, vms_guest_fn fn, void *arg, int *ret)
+{
+	if (!v || !fn || v->threaded)
+		return -EINVAL;
+	/* One vCPU per thread, one thread per vCPU at a time. */
+	if (vms_guest_self || atomic_exchange(&v->running, true))
+		return -EBUSY;
+	int r = vcpu_run_here(v, fn, arg);
+
+	atomic_store(&v->running, false);
+	if (ret)
+		*ret = r;
+	return 0;
+}
+
+int vms_vcpu_destroy(struct vms_vcpu *v)
+{
+	VMS_HOST_CALL();
+	if (!v || v->threaded)
+		return -EINVAL;
+	if (atomic_load(&v->running))
+		return -EBUSY;
+	vcpu_free(v);
 	return 0;
 }
 

@@ -33,10 +33,15 @@ enum vcpu_mode { VCPU_OUTSIDE_GUEST, VCPU_IN_GUEST };
 struct vms_vcpu {
 	struct vms_vm *vm;
 	unsigned id;
+	/* A vCPU of vms_vcpu_start runs @fn on @thread; one of
+	 * vms_vcpu_create runs whatever vms_vcpu_run gives it, @running
+	 * while it does. */
+	bool threaded;
 	pthread_t thread;
 	vms_guest_fn fn;
 	void *arg;
 	int ret;
+	atomic_bool running;
 
 	_Alignas(64) atomic_int mode;
 	atomic_ullong flush_ack;

@@ -213,10 +213,9 @@ static int slot_check(struct vms_vm *vm, struct vm_memslots *cur,
 	return 0;
 }
 
-int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
-		       uint64_t npages, uint64_t hva, unsigned flags)
+static int vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
+			  uint64_t npages, uint64_t hva, unsigned flags)
 {
-	VMS_HOST_CALL();
 	struct vm_memslots *cur, *next;
 	struct vm_memslot *old;
 	int r = 0;
@@ -276,6 +275,17 @@ int vms_vm_set_memslot(struct vms_vm *vm, unsigned id, uint64_t gfn,
 out:
 	vms_unlock(&vm->slots_lock);
 	return r;
+}
+
+int vms_vm_set_memslot(struct vms_vm *vm, const struct vms_memslot *m)
+{
+	VMS_HOST_CALL();
+	if (!vm || !m || !PAGE_ALIGNED(m->guest_phys_addr) ||
+	    !PAGE_ALIGNED(m->memory_size) || !PAGE_ALIGNED(m->userspace_addr))
+		return -EINVAL;
+	return vm_set_memslot(vm, m->slot, m->guest_phys_addr >> PAGE_SHIFT,
+			      m->memory_size >> PAGE_SHIFT, m->userspace_addr,
+			      m->flags);
 }
 
 /* ---- counters ---- */

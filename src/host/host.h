@@ -194,7 +194,7 @@ struct vms_mm {
 	 * waiting, and nobody waits for swap reads under it (faults and
 	 * WILLNEED drop it), so mapping calls are not starved.  Never taken
 	 * twice by one thread. */
-	pthread_rwlock_t mmap_lock;
+	struct vms_rwlock mmap_lock;
 	struct mm_vma *vmas;            /* sorted, disjoint, never adjacent
 					 * with equal prot (merged) */
 	size_t nr_vmas, cap_vmas;
@@ -222,6 +222,30 @@ struct vms_mm {
 	_Atomic uint64_t st_pgfault, st_pgfree, st_inv_start, st_inv_end,
 		st_resident;
 };
+
+/* mmap_lock, named as Linux names it; asserts say "caller holds". */
+static inline void mmap_read_lock(struct vms_mm *mm)
+{
+	vms_read_lock(&mm->mmap_lock);
+}
+static inline bool mmap_read_trylock(struct vms_mm *mm)
+{
+	return vms_read_trylock(&mm->mmap_lock);
+}
+static inline void mmap_read_unlock(struct vms_mm *mm)
+{
+	vms_read_unlock(&mm->mmap_lock);
+}
+static inline void mmap_write_lock(struct vms_mm *mm)
+{
+	vms_write_lock(&mm->mmap_lock);
+}
+static inline void mmap_write_unlock(struct vms_mm *mm)
+{
+	vms_write_unlock(&mm->mmap_lock);
+}
+#define mmap_assert_locked(mm) vms_assert_rw_held(&(mm)->mmap_lock)
+#define mmap_assert_write_locked(mm) vms_assert_rw_held_write(&(mm)->mmap_lock)
 
 static inline size_t mm_pte_index(const struct vms_mm *mm, uint64_t hva)
 {

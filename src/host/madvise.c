@@ -122,10 +122,10 @@ int vms_madvise(struct vms_mm *mm, uint64_t addr, size_t len, int advice)
 	} else if (r) {
 		return r;
 	}
-	pthread_rwlock_rdlock(&mm->mmap_lock);
+	mmap_read_lock(mm);
 	/* Holes give -ENOMEM, but the mapped parts are still advised. */
 	int holes = mm_walk_vmas(mm, addr, end, NULL, NULL);
 	r = op->fn(mm, addr, end);
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_read_unlock(mm);
 	return r ? r : holes ? holes : outside;
 }

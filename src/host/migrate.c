@@ -8,6 +8,7 @@
 
 int migrate_page_locked(struct vms_page *old, unsigned node)
 {
+	VMS_ASSERT(page_flags(old) & PG_locked);
 	struct vms_phys *phys = old->phys;
 	struct vms_mm *mm = old->mm;
 	uint64_t hva = old->hva;
@@ -88,7 +89,7 @@ int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 	r = mm_check_range(mm, addr, len, &end);
 	if (r)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&mm->mmap_lock);
+	mmap_read_lock(mm);
 	pthread_rwlock_rdlock(&mm->phys->mms_lock);
 	for (uint64_t a = addr; a < end && !r; a += PAGE_SIZE) {
 		uint64_t pte = atomic_load(&mm->pt[mm_pte_index(mm, a)]);
@@ -122,7 +123,7 @@ int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 			r = m;
 	}
 	pthread_rwlock_unlock(&mm->phys->mms_lock);
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_read_unlock(mm);
 	if (moved)
 		*moved = n;
 	return r;

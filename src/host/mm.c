@@ -38,15 +38,8 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 		return err;
 	}
 	mm->pt = pt;
-	/* Writers first: a waiting mapping call holds new faults back, or
-	 * a stream of overlapping faults would starve it.  No thread takes
-	 * mmap_lock twice for reading, which would deadlock then. */
-	pthread_rwlockattr_t attr;
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr,
-				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&mm->mmap_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	/* Writers first: a waiting mapping call holds new faults back. */
+	vms_rwlock_init(&mm->mmap_lock);
 	for (unsigned i = 0; i < MM_PTL_STRIPES; i++)
 		vms_lock_init(&mm->ptl[i]);
 	vms_lock_init(&mm->iv_lock);
@@ -73,7 +66,7 @@ void vms_mm_destroy(struct vms_mm *mm)
 	for (unsigned i = 0; i < MM_PTL_STRIPES; i++)
 		vms_lock_destroy(&mm->ptl[i]);
 	vms_lock_destroy(&mm->iv_lock);
-	pthread_rwlock_destroy(&mm->mmap_lock);
+	vms_rwlock_destroy(&mm->mmap_lock);
 	vms_free(mm->vmas);
 	vms_free(mm);
 }
@@ -110,6 +103,7 @@ struct mm_vma *mm_find_vma(struct vms_mm *mm, uint64_t hva)
 {
 	size_t i = vma_index(mm, hva);
 
+	mmap_assert_locked(mm);
 	if (i < mm->nr_vmas && mm->vmas[i].start <= hva)
 		return &mm->vmas[i];
 	return NULL;
@@ -214,6 +208,7 @@ int mm_walk_vmas(struct vms_mm *mm, uint64_t start, uint64_t end,
 	uint64_t at = start;
 	bool hole = false;
 
+	mmap_assert_locked(mm);
 	for (size_t i = vma_index(mm, start);
 	     i < mm->nr_vmas && mm->vmas[i].start < end; i++) {
 		struct mm_vma *v = &mm->vmas[i];
@@ -323,6 +318,7 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 {
 	struct mm_inval inv;
 
+	mmap_assert_locked(mm);
 	if (!range_has_vma(mm, start, end))
 		return;
 	if (VMS_MUTANT_IS(early_free)) {
@@ -346,6 +342,7 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			   bool may_retry, struct vms_page **out)
 {
+	mmap_assert_locked(mm);
 	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, hva)];
 	struct vms_lock *ptl = mm_ptl(mm, hva);
 	uint64_t bits = PTE_ACCESSED | (write ? PTE_DIRTY : 0);
@@ -425,7 +422,7 @@ int mm_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 	struct mm_vma *vma;
 	int r;
 
-	pthread_rwlock_rdlock(&mm->mmap_lock);
+	mmap_read_lock(mm);
 	for (;;) {
 		vma = mm_find_vma(mm, hva);
 		if (!vma)
@@ -444,7 +441,7 @@ int mm_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 	}
 	if (!r && writable)
 		*writable = vma->prot & VMS_PROT_WRITE;
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_read_unlock(mm);
 	if (waited)
 		page_put(waited);
 	return r;
@@ -545,7 +542,7 @@ int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 		return -ENOMEM;
 	len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
-	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mmap_write_lock(mm);
 	if (fixed) {
 		if (!PAGE_ALIGNED(hint)) {
 			r = -EINVAL;
@@ -585,7 +582,7 @@ int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 	if (!r)
 		*addr = start;
 out:
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_write_unlock(mm);
 	return r;
 }
 
@@ -600,10 +597,10 @@ int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len)
 	r = mm_check_range(mm, addr, len, &end);
 	if (r)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mmap_write_lock(mm);
 	mm_zap_range(mm, addr, end, VMS_EVENT_UNMAP);
 	r = vma_remove_range(mm, addr, end);
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_write_unlock(mm);
 	return r;
 }
 
@@ -629,7 +626,7 @@ int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot)
 	r = mm_check_range(mm, addr, len, &end);
 	if (r)
 		return r;
-	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mmap_write_lock(mm);
 	r = mm_walk_vmas(mm, addr, end, NULL, NULL);
 	if (r)
 		goto out;
@@ -654,7 +651,7 @@ int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot)
 		mm_invalidate_end(&inv);
 	vma_merge(mm);
 out:
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_write_unlock(mm);
 	return r;
 }
 
@@ -708,7 +705,7 @@ int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 	new_len = (new_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	old_end = old_addr + old_len;
 
-	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mmap_write_lock(mm);
 	vma = mm_find_vma(mm, old_addr);
 	if (!vma || vma->end < old_end) {
 		r = -EFAULT;
@@ -775,6 +772,6 @@ int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 	if (!r)
 		*addr = new_start;
 out:
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_write_unlock(mm);
 	return r;
 }

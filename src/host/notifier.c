@@ -99,6 +99,7 @@ static void subs_copy(struct mm_subs *dst, const struct mm_subs *src,
 static void subs_remove_locked(struct vms_mm *mm, const void *mn_out,
 			       const void *iv_out)
 {
+	vms_assert_held(&mm->subs_lock);
 	const struct mm_subs *cur = subs_get(mm);
 	struct mm_subs *next;
 	unsigned spins = 512;

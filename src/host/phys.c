@@ -396,7 +396,7 @@ void unlock_page(struct vms_page *page)
 				  memory_order_release);
 }
 
-void vms_phys_vmstat(struct vms_phys *phys, struct vms_vmstat *st)
+void vms_phys_stats(struct vms_phys *phys, struct vms_phys_stats *st)
 {
 	const struct phys_stats *s = &phys->st;
 

@@ -57,6 +57,7 @@ static struct phys_node *page_node(struct vms_page *p)
 
 static struct lru_list *page_list_locked(struct vms_page *p)
 {
+	vms_assert_held(&page_node(p)->lru_lock);
 	struct phys_node *n = page_node(p);
 
 	return page_flags(p) & PG_active ? &n->active : &n->inactive;
@@ -534,6 +535,7 @@ static void for_each_range_batch(struct vms_mm *mm, uint64_t start,
 	struct vms_page *pages[RECLAIM_BATCH];
 	size_t n = 0;
 
+	mmap_assert_locked(mm);
 	pthread_rwlock_rdlock(&mm->phys->mms_lock);
 	for (uint64_t a = start; a < end; a += PAGE_SIZE) {
 		uint64_t pte = atomic_load(&mm->pt[mm_pte_index(mm, a)]);
@@ -600,10 +602,10 @@ static void promote(struct vms_phys *phys, struct phys_node *from)
 		/* Migration entries must not move under us: mremap waits for
 		 * the mmap lock, as it does for vms_migrate. */
 		bool hot = mm && atomic_load(&top->nr_free) > top->high &&
-			   !pthread_rwlock_tryrdlock(&mm->mmap_lock);
+			   mmap_read_trylock(mm);
 
 		if (hot && !trylock_page(p)) {
-			pthread_rwlock_unlock(&mm->mmap_lock);
+			mmap_read_unlock(mm);
 			hot = false;
 		}
 		bool moved = hot && p->mm == mm && page_referenced(p) &&
@@ -611,7 +613,7 @@ static void promote(struct vms_phys *phys, struct phys_node *from)
 
 		if (hot) {
 			unlock_page(p);
-			pthread_rwlock_unlock(&mm->mmap_lock);
+			mmap_read_unlock(mm);
 		}
 		if (moved)
 			page_put(p);            /* the old frame goes */

@@ -584,10 +584,10 @@ static unsigned readahead_window(struct vms_phys *phys, uint64_t hva)
 static int swapin_wait_unlocked(struct vms_mm *mm, struct vms_page *page,
 				struct vms_page **out)
 {
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_read_unlock(mm);
 	lock_page(page);
 	unlock_page(page);
-	pthread_rwlock_rdlock(&mm->mmap_lock);
+	mmap_read_lock(mm);
 	*out = page;
 	return MM_FAULT_RETRY;
 }
@@ -602,6 +602,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 	struct vms_page *page = NULL;
 	bool nomem = false;
 
+	mmap_assert_locked(mm);
 	if (!VMS_MUTANT_IS(no_swapcache))
 		page = swapcache_get(sa, slot);
 	if (page) {
@@ -650,7 +651,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 					     ahead, false, batch + 1, NULL);
 		vms_stat_inc(&phys->st.pgmajfault, 1);
 		if (may_retry)
-			pthread_rwlock_unlock(&mm->mmap_lock);
+			mmap_read_unlock(mm);
 		swapin_read(phys, batch, n);
 		for (size_t i = 1; i < n; i++)
 			if (batch[i])
@@ -662,7 +663,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 				swapin_park(sa, page, false);
 				*out = page;
 			}
-			pthread_rwlock_rdlock(&mm->mmap_lock);
+			mmap_read_lock(mm);
 			return batch[0] ? MM_FAULT_RETRY : -EIO;
 		}
 		if (!batch[0])
@@ -708,6 +709,7 @@ int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 	struct swap_area *sa = mm->phys->swap;
 	int r = 0;
 
+	mmap_assert_locked(mm);
 	if (!sa)
 		return 0;
 	for (uint64_t a = start; a < end;) {
@@ -718,13 +720,13 @@ int swapin_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 			continue;
 		/* The cache holds the slots: the I/O needs no mmap_lock, and
 		 * mapping calls need not wait for it. */
-		pthread_rwlock_unlock(&mm->mmap_lock);
+		mmap_read_unlock(mm);
 		if (swapin_read(mm->phys, batch, n))
 			r = -EIO;
 		for (size_t i = 0; i < n; i++)
 			if (batch[i])
 				swapin_park(sa, batch[i], true);
-		pthread_rwlock_rdlock(&mm->mmap_lock);
+		mmap_read_lock(mm);
 	}
 	return r;
 }

@@ -58,7 +58,7 @@ struct swap_redis {
 	 * slot map under lock; a connection is used by one call at a time.
 	 * A node is filled in before nr_nodes counts it, so a reader that
 	 * loads nr_nodes may read the nodes below it without the lock. */
-	pthread_mutex_t lock;
+	struct vms_lock lock;
 	pthread_cond_t freed;
 	struct rs_node nodes[RS_NODES];
 	atomic_uint nr_nodes;
@@ -100,6 +100,7 @@ static redisContext *rs_connect(const struct rs_node *nd)
 /* The node at @host:@port, added if new; -1 when there is no room. */
 static int node_find_locked(struct swap_redis *r, const char *host, int port)
 {
+	vms_assert_held(&r->lock);
 	unsigned nr = atomic_load(&r->nr_nodes);
 
 	for (unsigned i = 0; i < nr; i++)
@@ -154,17 +155,17 @@ static struct rs_conn *conn_get(struct swap_redis *r, unsigned n,
 	struct rs_conn *k = NULL;
 
 	sigpipe_block(g);
-	pthread_mutex_lock(&r->lock);
+	vms_lock(&r->lock);
 	for (;;) {
 		for (unsigned i = 0; i < RS_CONNS && !k; i++)
 			if (!r->nodes[n].conns[i].busy)
 				k = &r->nodes[n].conns[i];
 		if (k)
 			break;
-		pthread_cond_wait(&r->freed, &r->lock);
+		vms_cond_wait(&r->freed, &r->lock);
 	}
 	k->busy = true;
-	pthread_mutex_unlock(&r->lock);
+	vms_unlock(&r->lock);
 	if (!k->c)
 		k->c = rs_connect(&r->nodes[n]);
 	return k;
@@ -179,10 +180,10 @@ static void conn_put(struct swap_redis *r, struct rs_conn *k, bool failed,
 		redisFree(k->c);
 		k->c = NULL;
 	}
-	pthread_mutex_lock(&r->lock);
+	vms_lock(&r->lock);
 	k->busy = false;
 	pthread_cond_broadcast(&r->freed);
-	pthread_mutex_unlock(&r->lock);
+	vms_unlock(&r->lock);
 	sigpipe_restore(g);
 }
 
@@ -230,7 +231,7 @@ static int map_refresh(struct swap_redis *r)
 		bool ok = rep && rep->type == REDIS_REPLY_ARRAY &&
 			  rep->elements > 0;
 
-		pthread_mutex_lock(&r->lock);
+		vms_lock(&r->lock);
 		for (size_t i = 0; ok && i < rep->elements; i++) {
 			redisReply *e = rep->element[i], *m;
 
@@ -252,7 +253,7 @@ static int map_refresh(struct swap_redis *r)
 					       h < RS_HASH_SLOTS; h++)
 				r->map[h] = (uint8_t)at;
 		}
-		pthread_mutex_unlock(&r->lock);
+		vms_unlock(&r->lock);
 		if (rep)
 			freeReplyObject(rep);
 		conn_put(r, k, !rep, &g);
@@ -317,9 +318,9 @@ static bool reply_retry(struct swap_redis *r, const redisReply *rep,
 
 	if (!strncmp(rep->str, "ASK ", 4) &&
 	    sscanf(rep->str, "ASK %*d %255[^:]:%d", host, &port) == 2) {
-		pthread_mutex_lock(&r->lock);
+		vms_lock(&r->lock);
 		it->node = node_find_locked(r, host, port);
-		pthread_mutex_unlock(&r->lock);
+		vms_unlock(&r->lock);
 		it->asking = it->node >= 0;
 		return it->asking;
 	}
@@ -480,9 +481,9 @@ static unsigned target(struct swap_redis *r, const struct rs_item *it)
 		return (unsigned)it->node;
 	if (r->cluster) {
 		key_of(r, it->slot, key, sizeof(key));
-		pthread_mutex_lock(&r->lock);
+		vms_lock(&r->lock);
 		node = r->map[hash_slot(key)];
-		pthread_mutex_unlock(&r->lock);
+		vms_unlock(&r->lock);
 	}
 	return node;
 }
@@ -596,7 +597,7 @@ static void redis_free(struct swap_redis *r)
 		for (unsigned c = 0; c < RS_CONNS; c++)
 			if (r->nodes[i].conns[c].c)
 				redisFree(r->nodes[i].conns[c].c);
-	pthread_mutex_destroy(&r->lock);
+	vms_lock_destroy(&r->lock);
 	pthread_cond_destroy(&r->freed);
 	vms_free(r->gen);
 	vms_free(r);
@@ -635,7 +636,10 @@ static int parse_node(struct swap_redis *r, char *spec)
 		if (!strcmp(r->nodes[i].host, spec) &&
 		    r->nodes[i].port == (int)port)
 			return -EINVAL;         /* named twice */
-	return node_find_locked(r, spec, (int)port) < 0 ? -EINVAL : 0;
+	vms_lock(&r->lock);
+	int at = node_find_locked(r, spec, (int)port);
+	vms_unlock(&r->lock);
+	return at < 0 ? -EINVAL : 0;
 }
 
 /* "redis://HOST:PORT", "unix:PATH" or "redis-cluster://HOST:PORT[,...]",
@@ -721,7 +725,7 @@ int vms_swap_redis_create(const char *url, uint64_t bytes,
 		return -EINVAL;
 	if (!(r = vms_calloc(1, sizeof(*r))))
 		return -ENOMEM;
-	pthread_mutex_init(&r->lock, NULL);
+	vms_lock_init(&r->lock);
 	pthread_cond_init(&r->freed, NULL);
 	if ((e = parse_url(r, url)) ||
 	    (!(r->gen = vms_calloc(slots, sizeof(*r->gen))) && (e = -ENOMEM))) {

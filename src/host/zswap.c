@@ -67,7 +67,7 @@ struct zswap {
 	uint64_t budget;                /* bytes of frames */
 
 	/* Everything below under lock; I/O and (de)compression outside. */
-	pthread_mutex_t lock;
+	struct vms_lock lock;
 	pthread_cond_t idle;            /* a busy entry became idle */
 	struct zs_entry *e;
 	uint32_t oldest, newest;
@@ -158,6 +158,7 @@ static void zspage_free(struct zswap *z, struct zspage *zp)
 static bool obj_alloc_locked(struct zswap *z, struct zs_class *c,
 			     struct zspage **out, uint16_t *obj)
 {
+	vms_assert_held(&z->lock);
 	struct zspage *zp = c->avail;
 
 	if (!zp) {
@@ -196,6 +197,7 @@ static bool obj_alloc_locked(struct zswap *z, struct zs_class *c,
 static void obj_free_locked(struct zswap *z, struct zs_class *c,
 			    struct zspage *zp, uint16_t obj)
 {
+	vms_assert_held(&z->lock);
 	zp->free[zp->nr_free++] = obj;
 	zp->used--;
 	if (!zp->listed) {
@@ -219,6 +221,7 @@ static void obj_free_locked(struct zswap *z, struct zs_class *c,
 
 static void age_unlink_locked(struct zswap *z, uint32_t slot)
 {
+	vms_assert_held(&z->lock);
 	struct zs_entry *e = &z->e[slot];
 
 	if (e->older != ZS_NONE)
@@ -234,6 +237,7 @@ static void age_unlink_locked(struct zswap *z, uint32_t slot)
 
 static void age_push_locked(struct zswap *z, uint32_t slot)
 {
+	vms_assert_held(&z->lock);
 	struct zs_entry *e = &z->e[slot];
 
 	e->older = z->newest;
@@ -248,12 +252,13 @@ static void age_push_locked(struct zswap *z, uint32_t slot)
 static void wait_idle_locked(struct zswap *z, uint64_t slot)
 {
 	while (z->e[slot].busy)
-		pthread_cond_wait(&z->idle, &z->lock);
+		vms_cond_wait(&z->idle, &z->lock);
 }
 
 /* Drops the slot's entry, if any (not busy). */
 static void entry_drop_locked(struct zswap *z, uint64_t slot)
 {
+	vms_assert_held(&z->lock);
 	struct zs_entry *e = &z->e[slot];
 
 	VMS_ASSERT(!e->busy);
@@ -315,6 +320,7 @@ static int decompress_page(const struct zswap *z, const uint8_t *src,
 /* The entry's page into @page; lock held, released around the work. */
 static int entry_load_locked(struct zswap *z, uint64_t slot, uint8_t *page)
 {
+	vms_assert_held(&z->lock);
 	struct zs_entry *e = &z->e[slot];
 	uint8_t tmp[ZS_MAX_LEN];
 	size_t len = e->len;
@@ -327,9 +333,9 @@ static int entry_load_locked(struct zswap *z, uint64_t slot, uint8_t *page)
 		return 0;
 	}
 	obj_copy(class_of(z, e->len), e->page, e->obj, tmp, len, true);
-	pthread_mutex_unlock(&z->lock);
+	vms_unlock(&z->lock);
 	int r = decompress_page(z, tmp, len, page);
-	pthread_mutex_lock(&z->lock);
+	vms_lock(&z->lock);
 	return r;
 }
 
@@ -352,6 +358,7 @@ static void next_io(struct zswap *z, struct vms_swap_io *io, size_t n)
  * the next backend failing. */
 static size_t writeback_locked(struct zswap *z)
 {
+	vms_assert_held(&z->lock);
 	uint64_t want = (z->nr_comp + z->nr_same) / 8;
 	uint8_t *bufs = vms_aligned_alloc(PAGE_SIZE, ZS_BATCH * PAGE_SIZE);
 	struct vms_swap_io io[ZS_BATCH];
@@ -373,7 +380,7 @@ static size_t writeback_locked(struct zswap *z)
 					      .buf = bufs + i * PAGE_SIZE };
 		io[i].res = entry_load_locked(z, slots[i], io[i].buf);
 	}
-	pthread_mutex_unlock(&z->lock);
+	vms_unlock(&z->lock);
 	struct vms_swap_io out[ZS_BATCH];
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -381,7 +388,7 @@ static size_t writeback_locked(struct zswap *z)
 			out[k++] = io[i];
 	if (k)
 		next_io(z, out, k);
-	pthread_mutex_lock(&z->lock);
+	vms_lock(&z->lock);
 	for (size_t i = 0, j = 0; i < n; i++) {
 		struct zs_entry *e = &z->e[slots[i]];
 		int res = io[i].res ? io[i].res
@@ -409,6 +416,7 @@ static size_t writeback_locked(struct zswap *z)
 static bool store_locked(struct zswap *z, uint64_t slot, const uint8_t *comp,
 			 size_t len, bool same, uint64_t word)
 {
+	vms_assert_held(&z->lock);
 	struct zs_entry *e = &z->e[slot];
 
 	wait_idle_locked(z, slot);
@@ -465,7 +473,7 @@ static int zswap_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 			bool same = same_filled(io[i].buf, &word);
 			size_t len = same ? 0 : compress_page(z, io[i].buf, comp);
 
-			pthread_mutex_lock(&z->lock);
+			vms_lock(&z->lock);
 			pooled = (same || len) &&
 				 store_locked(z, io[i].slot, comp, len, same,
 					      word);
@@ -476,9 +484,9 @@ static int zswap_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 				entry_drop_locked(z, io[i].slot);
 				z->st.rejects++;
 			}
-			pthread_mutex_unlock(&z->lock);
+			vms_unlock(&z->lock);
 		} else {
-			pthread_mutex_lock(&z->lock);
+			vms_lock(&z->lock);
 			wait_idle_locked(z, io[i].slot);
 			pooled = z->e[io[i].slot].kind != ZS_EMPTY;
 			if (pooled) {
@@ -486,7 +494,7 @@ static int zswap_rw(struct vms_swap_backend *be, struct vms_swap_io *io,
 							      io[i].buf);
 				z->st.loads++;
 			}
-			pthread_mutex_unlock(&z->lock);
+			vms_unlock(&z->lock);
 		}
 		if (!pooled) {
 			at[np] = i;
@@ -505,10 +513,10 @@ static void zswap_discard(struct vms_swap_backend *be, uint64_t slot)
 {
 	struct zswap *z = ZS(be);
 
-	pthread_mutex_lock(&z->lock);
+	vms_lock(&z->lock);
 	wait_idle_locked(z, slot);
 	entry_drop_locked(z, slot);
-	pthread_mutex_unlock(&z->lock);
+	vms_unlock(&z->lock);
 	if (z->next->discard)
 		z->next->discard(z->next, slot);
 }
@@ -517,12 +525,14 @@ static void zswap_release(struct vms_swap_backend *be)
 {
 	struct zswap *z = ZS(be);
 
+	vms_lock(&z->lock);
 	for (uint64_t s = 0; s < be->nr_slots; s++)
 		entry_drop_locked(z, s);
+	vms_unlock(&z->lock);
 	VMS_ASSERT(!z->frames && !z->nr_comp && !z->nr_same);
 	if (z->next->release)
 		z->next->release(z->next);
-	pthread_mutex_destroy(&z->lock);
+	vms_lock_destroy(&z->lock);
 	pthread_cond_destroy(&z->idle);
 	vms_free(z->e);
 	vms_free(z);
@@ -532,9 +542,9 @@ static uint64_t zswap_held_bytes(struct vms_swap_backend *be)
 {
 	struct zswap *z = ZS(be);
 
-	pthread_mutex_lock(&z->lock);
+	vms_lock(&z->lock);
 	uint64_t held = z->phys ? 0 : z->frames * PAGE_SIZE;
-	pthread_mutex_unlock(&z->lock);
+	vms_unlock(&z->lock);
 	return held;
 }
 
@@ -568,7 +578,7 @@ int vms_swap_zswap_create(const struct vms_zswap_config *cfg,
 	z->compressor = cfg->compressor;
 	z->level = cfg->level ? cfg->level : 3;
 	z->budget = cfg->pool_bytes & ~(uint64_t)(PAGE_SIZE - 1);
-	pthread_mutex_init(&z->lock, NULL);
+	vms_lock_init(&z->lock);
 	pthread_cond_init(&z->idle, NULL);
 	z->be = (struct vms_swap_backend){
 		.rw = zswap_rw, .discard = zswap_discard,
@@ -588,7 +598,7 @@ int vms_swap_zswap_stats(struct vms_swap_backend *be,
 		return -EINVAL;
 	struct zswap *z = ZS(be);
 
-	pthread_mutex_lock(&z->lock);
+	vms_lock(&z->lock);
 	*st = (struct vms_zswap_stats){
 		.stored = z->nr_comp + z->nr_same, .same_filled = z->nr_same,
 		.pool_bytes = z->frames * PAGE_SIZE,
@@ -598,6 +608,6 @@ int vms_swap_zswap_stats(struct vms_swap_backend *be,
 		.writeback_errors = z->st.writeback_errors,
 		.compressor = z->compressor, .level = z->level,
 	};
-	pthread_mutex_unlock(&z->lock);
+	vms_unlock(&z->lock);
 	return 0;
 }

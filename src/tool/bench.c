@@ -151,11 +151,11 @@ static int vms_swap_rep(const struct bench_cfg *cfg, struct vms_phys *phys,
 			const uint64_t *order)
 {
 	uint64_t n = cfg->pages, hva, v;
-	struct vms_vmstat before;
+	struct vms_phys_stats before;
 	struct vms_mm *mm;
 	int r;
 
-	vms_phys_vmstat(phys, &before);
+	vms_phys_stats(phys, &before);
 	if ((r = vms_mm_create(phys, NULL, &mm)))
 		return r;
 	r = vms_mmap(mm, 0, n * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
@@ -186,8 +186,8 @@ static int vms_swap_rep(const struct bench_cfg *cfg, struct vms_phys *phys,
 	if (!r)
 		add(&figures[F_SWAPIN_RAND].ours, n / (now_s() - t));
 
-	struct vms_vmstat vs;
-	vms_phys_vmstat(phys, &vs);
+	struct vms_phys_stats vs;
+	vms_phys_stats(phys, &vs);
 	if (!r && vs.pswpin - before.pswpin < n) /* the reads were real */
 		r = -EIO;
 	vms_mm_destroy(mm);

@@ -41,7 +41,8 @@ static int gvm_up(struct gvm *g, uint64_t pages)
 	    (r = vms_mmap(g->mm, 0, all * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
 			  VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva)))
 		return r;
-	return vms_vm_set_memslot(g->vm, 0, 0, all, hva, 0);
+	return vms_vm_set_memslot(g->vm, &(struct vms_memslot){
+		.memory_size = all * PAGE, .userspace_addr = hva });
 }
 
 static void gvm_down(struct gvm *g)
@@ -291,7 +292,8 @@ int vms_zipf_rep(struct vms_phys *phys, uint64_t pages, uint64_t seed,
 		r = vms_mm_write(mm, hva + i * PAGE, buf, PAGE);
 	}
 	if (!r && !(r = vms_vm_create(mm, &vc, &vm)) &&
-	    !(r = vms_vm_set_memslot(vm, 0, 0, pages, hva, 0)) &&
+	    !(r = vms_vm_set_memslot(vm, &(struct vms_memslot){
+			.memory_size = pages * PAGE, .userspace_addr = hva })) &&
 	    !(r = vms_vcpu_start(vm, guest_zipf_bench, &j, &v))) {
 		vms_vcpu_join(v, NULL);
 		r = j.err;

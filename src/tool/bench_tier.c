@@ -111,17 +111,17 @@ static struct vms_mm *paged_out(struct vms_phys *phys, uint64_t n,
 static double refault(struct vms_phys *phys, struct vms_mm *mm, uint64_t hva,
 		      uint64_t n, const uint64_t *order, int *err)
 {
-	struct vms_vmstat a, b;
+	struct vms_phys_stats a, b;
 	uint64_t v;
 	int r = 0;
 
-	vms_phys_vmstat(phys, &a);
+	vms_phys_stats(phys, &a);
 	double t = now_s();
 	for (uint64_t i = 0; !r && i < n; i++)
 		r = vms_mm_read(mm, hva + (order ? order[i] : i) * PAGE, &v,
 				sizeof(v));
 	double s = now_s() - t;
-	vms_phys_vmstat(phys, &b);
+	vms_phys_stats(phys, &b);
 	if (!r && b.pswpin - a.pswpin < n)
 		r = -EIO;               /* not all from swap: a wrong figure */
 	*err = r;
@@ -132,7 +132,7 @@ static int zswap_rep(struct tier_bench *t, const struct bench_cfg *cfg,
 		     const uint64_t *order)
 {
 	uint64_t n = cfg->pages, hva;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 	double out;
 	int r = 0;
 	struct vms_mm *mm = paged_out(t->zphys, n, BENCH_COMPRESSIBLE, &hva,
@@ -140,7 +140,7 @@ static int zswap_rep(struct tier_bench *t, const struct bench_cfg *cfg,
 
 	if (!mm)
 		return r;
-	vms_phys_vmstat(t->zphys, &vs);
+	vms_phys_stats(t->zphys, &vs);
 	if (vs.zswap.stored < n * 9 / 10) {
 		vms_mm_destroy(mm);
 		return -ENOSPC;         /* the tier did not hold them */

@@ -18,7 +18,7 @@ struct total {
 static size_t totals(const struct run_result *r, struct total *t)
 {
 	const struct vms_vm_stats *m = &r->vm;
-	const struct vms_vmstat *s = &r->vmstat;
+	const struct vms_phys_stats *s = &r->vmstat;
 	size_t n = 0;
 
 #define T(name, val) t[n++] = (struct total){ name, (uint64_t)(val) }

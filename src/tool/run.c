@@ -147,6 +147,16 @@ static int host_discard(uint64_t c, int how)
 	return r;
 }
 
+/* Memslot @s at @hva, or with @npages 0 deleted. */
+static int slot_set(const struct slot *s, uint64_t npages, uint64_t hva)
+{
+	struct vms_memslot m = { .slot = s->id, .guest_phys_addr = s->gfn * PAGE,
+				 .memory_size = npages * PAGE,
+				 .userspace_addr = hva };
+
+	return vms_vm_set_memslot(R.vm, &m);
+}
+
 static int host_slot_move(struct slot *s)
 {
 	uint64_t to = s->home[!s->at], got, size = s->npages * PAGE;
@@ -155,7 +165,7 @@ static int host_slot_move(struct slot *s)
 	int r = vms_mremap(R.mm, atomic_load(&s->hva), size, size,
 			   VMS_MREMAP_MAYMOVE | VMS_MREMAP_FIXED, to, &got);
 	if (!r)
-		r = vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages, to, 0);
+		r = slot_set(s, s->npages, to);
 	if (!r) {
 		atomic_store(&s->hva, to);
 		s->at = !s->at;
@@ -167,12 +177,11 @@ static int host_slot_move(struct slot *s)
 static int host_slot_readd(struct slot *s)
 {
 	pthread_rwlock_wrlock(&R.layout);
-	int r = vms_vm_set_memslot(R.vm, s->id, 0, 0, 0, 0);
+	int r = slot_set(s, 0, 0);
 
 	usleep(100);
 	if (!r)
-		r = vms_vm_set_memslot(R.vm, s->id, s->gfn, s->npages,
-				       atomic_load(&s->hva), 0);
+		r = slot_set(s, s->npages, atomic_load(&s->hva));
 	pthread_rwlock_unlock(&R.layout);
 	return r;
 }
@@ -391,7 +400,7 @@ static int run_setup(void)
 				return r;
 		}
 		atomic_store(&s->hva, s->home[0]);
-		r = vms_vm_set_memslot(R.vm, i, s->gfn, s->npages, s->home[0], 0);
+		r = slot_set(s, s->npages, s->home[0]);
 		if (r)
 			return r;
 	}
@@ -419,10 +428,10 @@ static void run_teardown(void)
 static void take_sample(struct sample *x, double t)
 {
 	struct vms_vm_stats st;
-	struct vms_vmstat vs;
+	struct vms_phys_stats vs;
 
 	vms_vm_stats(R.vm, &st);
-	vms_phys_vmstat(R.phys, &vs);
+	vms_phys_stats(R.phys, &vs);
 	*x = (struct sample){
 		.t = t,
 		.ops = atomic_load(&R.ops),
@@ -969,8 +978,8 @@ int cmd_run(int argc, char **argv)
 	printf("  host pages        %10llu faulted in, %llu freed, %llu resident\n",
 	       (unsigned long long)ms.pgfault, (unsigned long long)ms.pgfree,
 	       (unsigned long long)ms.resident);
-	struct vms_vmstat vs;
-	vms_phys_vmstat(R.phys, &vs);
+	struct vms_phys_stats vs;
+	vms_phys_stats(R.phys, &vs);
 	printf("  swap              %10llu pages out, %llu in (%llu major faults, "
 	       "%llu from the swap cache)\n",
 	       (unsigned long long)vs.pswpout, (unsigned long long)vs.pswpin,

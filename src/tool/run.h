@@ -179,7 +179,7 @@ struct run_result {
 	double seconds;
 	const char *verdict;        /* "verified", "mismatches", "error" */
 	struct vms_vm_stats vm;
-	struct vms_vmstat vmstat;
+	struct vms_phys_stats vmstat;
 	struct vms_mm_stats mm;
 	const struct series *series;
 	struct vms_swap_backend *zswap;     /* or NULL */
