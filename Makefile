@@ -6,10 +6,7 @@
 BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR   ?= $(if $(CI),ON,OFF)
-MUTANTS  := no_retry no_flush_wait early_free no_secondary_dirty no_swapcache \
-	    swallow_read_error swallow_write_error ignore_short_io \
-	    kvm_no_writeback kvm_single_harvest kvm_zero_fill zswap_drop_dirty \
-	    skip_checksum
+MUTANTS  := $(shell sed -n 's/^MUTANT.\([a-z_]*\),.*/\1/p' src/base/mutants.def)
 CMAKE_FLAGS ?=
 
 .PHONY: all build run test unit sanitize mutants model bench fuzz deps \

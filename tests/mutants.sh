@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# mutants.sh - builds each deliberately broken variant (CMake VMS_MUTANT)
-# and runs notifier-stress on it twice: with the guest-visible oracle alone
-# (--oracle-only) and with the debug build's invariant checks.  Exits 0 only
-# if the oracle catches every mutant.  Race windows are widened (--race-ns).
-# Mutants of the I/O error paths run the fault sweep of their site instead
-# (test-fault), whose oracle is the guest data; those of the KVM pager run
-# a real guest (kvm-stress), and skip where /dev/kvm cannot be used; those
-# of the compressed tier and the Redis tier run their unit tests.
+# mutants.sh MUTANT... - builds each deliberately broken variant (CMake
+# VMS_MUTANT) and runs the test src/base/mutants.def names for it.
+# notifier-stress runs twice: with the guest-visible oracle alone
+# (--oracle-only) and with the debug build's invariant checks, race
+# windows widened (--race-ns).  The I/O error paths' mutants run the fault
+# sweep of their site (test-fault), whose oracle is the guest data; the KVM
+# pager's a real guest (kvm-stress, skipped where /dev/kvm cannot be used);
+# the tiers' their unit tests.  Exits 0 only if every mutant is caught.
 set -u
 build=${BUILD:-build}
 jobs=${JOBS:-2}
@@ -41,46 +41,24 @@ judge() {    # judge MUTANT WHAT CMD...: the mutant is caught if CMD fails
 	fi
 }
 
-# The swap mutants break swap paths: they run overcommitted.
-extra_args() {
-	case $1 in
-	no_secondary_dirty|no_swapcache) echo "--overcommit 4" ;;
-	*) echo "" ;;
-	esac
-}
-
-# The KVM pager's mutants run a real guest (kvm-stress), with what makes
-# their bug show: a window between the two dirty harvests, a failed read.
-kvm_args() {
-	case $1 in
-	kvm_no_writeback) echo "" ;;
-	kvm_single_harvest) echo "--race-ns 200000" ;;
-	kvm_zero_fill) echo "--inject swap-read:400" ;;
-	esac
-}
-
-# The fault-injection site whose failures the mutant mishandles.
-fault_site() {
-	case $1 in
-	swallow_read_error) echo swap-read ;;
-	swallow_write_error) echo swap-write ;;
-	ignore_short_io) echo swap-short ;;
-	esac
+# What must catch a mutant, from the table.
+table=$(dirname "$0")/../src/base/mutants.def
+row() {      # row MUTANT FIELD: 1 the test, 2 its arguments
+	sed -n "s/^MUTANT($1, *\([^,]*\), *\"\([^\"]*\)\".*/\\$2/p" "$table"
 }
 
 for m in "$@"; do
 	dir=$build-mutant-$m
-	site=$(fault_site "$m")
-	target=notifier-stress
-	[ -n "$site" ] && target=test-fault
-	case $m in kvm_*) target=kvm-stress ;; zswap_*) target=test-zswap ;; skip_checksum) target=test-redis ;; esac
+	target=$(row "$m" 1)
+	read -r -a more <<<"$(row "$m" 2)"
+	[ -n "$target" ] || { echo "mutant $m: not in $table"; exit 2; }
 	if ! { cmake -S . -B "$dir" -DVMS_MUTANT="$m" >/dev/null &&
 	       cmake --build "$dir" -j "$jobs" --target $target >/dev/null; }; then
 		echo "mutant $m: does not build"
 		exit 2
 	fi
-	if [ $target = kvm-stress ]; then
-		read -r -a more <<<"$(kvm_args "$m")"
+	case $target in
+	kvm-stress)
 		out=$(timeout $((seconds + 90)) "$dir/tests/kvm-stress" --seconds "$seconds" \
 			"${more[@]}" 2>&1); rc=$?
 		if [ $rc -eq 77 ]; then
@@ -91,24 +69,19 @@ for m in "$@"; do
 		else
 			echo "mutant $m: caught by kvm-stress ${more[*]}:" \
 			     "$(grep -m1 -E 'MISMATCH|check failed' <<<"$out" | cut -c1-160)"
-		fi
-		continue
-	fi
-	if [ $target = test-zswap ] || [ $target = test-redis ]; then
-		judge "$m" "$target" timeout 300 "$dir/tests/$target"
-		continue
-	fi
-	if [ -n "$site" ]; then
-		judge "$m" "the $site fault sweep" timeout 600 \
-			"$dir/tests/test-fault" --site "$site" --points 8
-		continue
-	fi
-	read -r -a more <<<"$(extra_args "$m")"
-	echo "mutant $m: ${more[*]}"
-	catch "$dir" "oracle only " 'MISMATCH|unexpected exit|check failed' \
-		--oracle-only "${more[@]}" || survivors=$((survivors + 1))
-	catch "$dir" "debug checks" 'invariant violated|MISMATCH|check failed|assertion' \
-		"${more[@]}" || true
+		fi ;;
+	test-fault)
+		judge "$m" "the fault sweep ${more[*]}" timeout 600 \
+			"$dir/tests/test-fault" "${more[@]}" ;;
+	notifier-stress)
+		echo "mutant $m: ${more[*]}"
+		catch "$dir" "oracle only " 'MISMATCH|unexpected exit|check failed' \
+			--oracle-only "${more[@]}" || survivors=$((survivors + 1))
+		catch "$dir" "debug checks" 'invariant violated|MISMATCH|check failed|assertion' \
+			"${more[@]}" || true ;;
+	*)
+		judge "$m" "$target" timeout 300 "$dir/tests/$target" "${more[@]}" ;;
+	esac
 done
 if [ $survivors -eq 0 ]; then
 	echo "mutants: all $# caught"

@@ -406,6 +406,10 @@ int main(int argc, char **argv)
 
 	parse(argc, argv);
 	rng = opt.seed;
+#ifdef VMS_DEBUG
+	/* The expensive tier: whole-structure walks after every change. */
+	atomic_store(&vms_expensive, true);
+#endif
 	if (opt.race_ns) {
 #ifdef VMS_DEBUG
 		atomic_store(&vms_race_ns, opt.race_ns);
@@ -628,6 +632,11 @@ int main(int argc, char **argv)
 		CHECK_EQ(ni.free, ni.frames);
 	}
 	vms_phys_destroy(phys);
+#ifdef VMS_DEBUG
+	printf("  expensive checks: %llu walks of free lists, LRU lists and "
+	       "VMA lists\n", (unsigned long long)vms_expensive_walks());
+	CHECK(vms_expensive_walks() > 0, "the expensive tier never ran");
+#endif
 	for (unsigned v = 0; v < opt.vcpus; v++) {
 		free(ctx[v].ver);
 		free(ctx[v].wepoch);

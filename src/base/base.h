@@ -33,20 +33,15 @@ void vms_assert_fail(const char *expr, const char *file, int line);
 #define VMS_ASSERT(e) ((void)0)
 #endif
 
-/* ---- mutants: deliberately broken builds the stress tests must catch */
-#define VMS_MUTANT_no_retry 1
-#define VMS_MUTANT_no_flush_wait 2
-#define VMS_MUTANT_early_free 3
-#define VMS_MUTANT_no_secondary_dirty 4
-#define VMS_MUTANT_no_swapcache 5
-#define VMS_MUTANT_swallow_read_error 6
-#define VMS_MUTANT_swallow_write_error 7
-#define VMS_MUTANT_ignore_short_io 8
-#define VMS_MUTANT_kvm_no_writeback 9
-#define VMS_MUTANT_kvm_single_harvest 10
-#define VMS_MUTANT_kvm_zero_fill 11
-#define VMS_MUTANT_zswap_drop_dirty 12
-#define VMS_MUTANT_skip_checksum 13
+/* ---- mutants: deliberately broken builds the tests must catch, listed
+ * in mutants.def.  Production code names each in one hook,
+ * VMS_MUTANT_IS(name), a constant false outside its build. */
+enum {
+	VMS_MUTANT_none,
+#define MUTANT(name, test, args, what) VMS_MUTANT_##name,
+#include "base/mutants.def"
+#undef MUTANT
+};
 #ifdef VMS_MUTANT
 #define VMS_MUTANT_IS(name) (VMS_MUTANT == VMS_MUTANT_##name)
 #else
@@ -227,6 +222,25 @@ enum vms_fault_site {
 	VMS_FAULT_NET_SHORT,    /* a Redis value comes back short */
 	VMS_FAULT_NR
 };
+#ifdef VMS_DEBUG
+/* The expensive tier of debug checks: walks of whole structures (free
+ * lists, LRU lists, VMA lists) checking what their comments state, after
+ * the operations that change them.  Off unless VMS_EXPENSIVE=1 in the
+ * environment (the stress tests set it) or a test turns it on. */
+extern atomic_bool vms_expensive;
+static inline bool vms_expensive_on(void)
+{
+	return unlikely(atomic_load_explicit(&vms_expensive,
+					     memory_order_relaxed));
+}
+/* Walks done so far: a test can tell the tier ran. */
+void vms_expensive_count(void);
+uint64_t vms_expensive_walks(void);
+#else
+#define vms_expensive_on() false
+#define vms_expensive_count() ((void)0)
+#endif
+
 #ifdef VMS_DEBUG
 extern atomic_bool vms_fault_on;
 bool vms_fault_hit(enum vms_fault_site site);

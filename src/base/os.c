@@ -175,6 +175,26 @@ int64_t vms_heap_live(void)
  * a whole program (vmsync run) can be made to fail and show how it fails.
  * A bad value is reported and ignored: a library does not exit.
  */
+atomic_bool vms_expensive;
+static _Atomic uint64_t expensive_walks;
+
+void vms_expensive_count(void)
+{
+	atomic_fetch_add_explicit(&expensive_walks, 1, memory_order_relaxed);
+}
+
+uint64_t vms_expensive_walks(void)
+{
+	return atomic_load(&expensive_walks);
+}
+
+__attribute__((constructor)) static void expensive_from_env(void)
+{
+	const char *env = getenv("VMS_EXPENSIVE");
+
+	atomic_store(&vms_expensive, env && !strcmp(env, "1"));
+}
+
 __attribute__((constructor)) static void fault_from_env(void)
 {
 	const char *env = getenv("VMS_FAULT");

@@ -48,7 +48,7 @@ struct lru_list {
 };
 
 /* Invariant: nr_free + allocated == frames; nr on the lists == pages with
- * PG_lru. */
+ * PG_lru.  phys_check walks them (the expensive tier). */
 struct phys_node {
 	struct vms_lock lock;           /* protects free_list */
 	struct vms_page *free_list;
@@ -60,6 +60,13 @@ struct phys_node {
 	uint64_t low, high;             /* free-frame watermarks */
 };
 
+/* The expensive tier's walk of @n: the free list holds nr_free pages,
+ * each PG_free with no reference, and they are all the node's PG_free
+ * frames (so nr_free + allocated == frames); each LRU list holds nr pages,
+ * linked both ways, each PG_lru and PG_active as its list says.  Takes the
+ * node's locks; a no-op unless the tier is on. */
+struct vms_phys;
+void phys_check(struct vms_phys *phys);
 struct swap_area;
 
 /* Counters of the whole pool, bumped anywhere (relaxed). */

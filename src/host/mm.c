@@ -99,6 +99,26 @@ static size_t vma_index(struct vms_mm *mm, uint64_t addr)
 	return lo;
 }
 
+/* The expensive tier: the VMA list is what its comment says, sorted,
+ * disjoint, inside the address space and merged. */
+static void vma_check_locked(struct vms_mm *mm)
+{
+	if (!vms_expensive_on())
+		return;
+	mmap_assert_write_locked(mm);
+	for (size_t i = 0; i < mm->nr_vmas; i++) {
+		const struct mm_vma *v = &mm->vmas[i];
+
+		VMS_ASSERT(PAGE_ALIGNED(v->start) && PAGE_ALIGNED(v->end));
+		VMS_ASSERT(mm->va_base <= v->start && v->start < v->end &&
+			   v->end <= mm->va_end);
+		VMS_ASSERT(!i || v[-1].end < v->start ||
+			   (v[-1].end == v->start && v[-1].prot != v->prot));
+	}
+	VMS_ASSERT(mm->nr_vmas <= mm->cap_vmas);
+	vms_expensive_count();
+}
+
 struct mm_vma *mm_find_vma(struct vms_mm *mm, uint64_t hva)
 {
 	size_t i = vma_index(mm, hva);
@@ -313,21 +333,28 @@ static int clear_piece(struct vms_mm *mm, struct mm_vma *vma, uint64_t start,
 	return 0;
 }
 
+/* The early_free mutant's zap: the pages go before the pair starts. */
+static bool mutant_early_free(struct vms_mm *mm, uint64_t start, uint64_t end,
+			      enum vms_mmu_event event)
+{
+	struct mm_inval inv;
+
+	mm_walk_vmas(mm, start, end, clear_piece, NULL);
+	vms_race_window(VMS_RACE_FREE_BEFORE_START);
+	mm_invalidate_start(mm, &inv, start, end, event, true);
+	mm_invalidate_end(&inv);
+	return true;
+}
+
 void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 		  enum vms_mmu_event event)
 {
 	struct mm_inval inv;
 
 	mmap_assert_locked(mm);
-	if (!range_has_vma(mm, start, end))
+	if (!range_has_vma(mm, start, end) ||
+	    (VMS_MUTANT_IS(early_free) && mutant_early_free(mm, start, end, event)))
 		return;
-	if (VMS_MUTANT_IS(early_free)) {
-		mm_walk_vmas(mm, start, end, clear_piece, NULL);
-		vms_race_window(VMS_RACE_FREE_BEFORE_START);
-		mm_invalidate_start(mm, &inv, start, end, event, true);
-		mm_invalidate_end(&inv);
-		return;
-	}
 	mm_invalidate_start(mm, &inv, start, end, event, true);
 	mm_walk_vmas(mm, start, end, clear_piece, NULL);
 	mm_invalidate_end(&inv);
@@ -582,6 +609,7 @@ int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 	if (!r)
 		*addr = start;
 out:
+	vma_check_locked(mm);
 	mmap_write_unlock(mm);
 	return r;
 }
@@ -600,6 +628,7 @@ int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len)
 	mmap_write_lock(mm);
 	mm_zap_range(mm, addr, end, VMS_EVENT_UNMAP);
 	r = vma_remove_range(mm, addr, end);
+	vma_check_locked(mm);
 	mmap_write_unlock(mm);
 	return r;
 }
@@ -651,6 +680,7 @@ int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot)
 		mm_invalidate_end(&inv);
 	vma_merge(mm);
 out:
+	vma_check_locked(mm);
 	mmap_write_unlock(mm);
 	return r;
 }
@@ -772,6 +802,7 @@ int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 	if (!r)
 		*addr = new_start;
 out:
+	vma_check_locked(mm);
 	mmap_write_unlock(mm);
 	return r;
 }

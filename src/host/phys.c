@@ -187,6 +187,55 @@ int vms_phys_node_info(struct vms_phys *phys, unsigned node,
 	return 0;
 }
 
+#ifdef VMS_DEBUG
+static void lru_check_locked(struct phys_node *n, struct lru_list *l,
+			     unsigned node, bool active)
+{
+	struct vms_page *prev = NULL;
+	uint64_t nr = 0;
+
+	vms_assert_held(&n->lru_lock);
+	for (struct vms_page *p = l->head; p; prev = p, p = p->lru_next) {
+		unsigned f = page_flags(p);
+
+		VMS_ASSERT(++nr <= n->frames);          /* no cycle */
+		VMS_ASSERT(p->lru_prev == prev && p->node == node);
+		VMS_ASSERT((f & PG_lru) && !(f & PG_free));
+		VMS_ASSERT(!!(f & PG_active) == active);
+	}
+	VMS_ASSERT(l->tail == prev && nr == l->nr);
+}
+
+void phys_check(struct vms_phys *phys)
+{
+	if (!vms_expensive_on())
+		return;
+	for (unsigned i = 0; i < phys->nr_nodes; i++) {
+		struct phys_node *n = &phys->nodes[i];
+		uint64_t nr = 0;
+
+		vms_lock(&n->lock);
+		for (struct vms_page *p = n->free_list; p; p = p->lru_next) {
+			VMS_ASSERT(++nr <= n->frames && p->node == i);
+			VMS_ASSERT(atomic_load(&p->flags) == PG_free &&
+				   atomic_load(&p->refcount) == 0);
+		}
+		VMS_ASSERT(nr == atomic_load(&n->nr_free));
+		vms_unlock(&n->lock);
+		vms_lock(&n->lru_lock);
+		lru_check_locked(n, &n->active, i, true);
+		lru_check_locked(n, &n->inactive, i, false);
+		vms_unlock(&n->lru_lock);
+	}
+	vms_expensive_count();
+}
+#else
+void phys_check(struct vms_phys *phys)
+{
+	(void)phys;
+}
+#endif
+
 static struct vms_page *node_alloc(struct phys_node *n)
 {
 	struct vms_page *p;

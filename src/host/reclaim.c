@@ -667,6 +667,7 @@ void *kswapd_main(void *arg)
 					false);
 			pthread_rwlock_unlock(&phys->mms_lock);
 		}
+		phys_check(phys);
 		/* Swap full or failing: do not spin on it. */
 		if (stuck) {
 			struct timespec ts = { 0, 5000000 };

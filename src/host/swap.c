@@ -356,6 +356,7 @@ void vms_phys_drop_caches(struct vms_phys *phys)
 	pthread_rwlock_wrlock(&phys->mms_lock);
 	swapcache_sweep(sa, &cursor, sa->nr_slots, true);
 	pthread_rwlock_unlock(&phys->mms_lock);
+	phys_check(phys);
 }
 
 struct vms_page *swapcache_get(struct swap_area *sa, uint64_t slot)

@@ -888,12 +888,10 @@ static void handle_fault(struct vms_kvm_pager *pg, uint64_t addr, uint8_t *buf)
 		n = gather_run(pg, p, PP_SWAP, words, readahead_window(pg, p));
 		vms_stat_inc(&pg->st.faults_backend, 1);
 		r = read_run(pg, words, n, buf, &good);
-		if (r && VMS_MUTANT_IS(kvm_zero_fill)) {
-			good = 1;
-			r = place_run(pg, p, words, &good, NULL);
-		} else if (!r) {
+		if (r && VMS_MUTANT_IS(kvm_zero_fill))
+			buf = NULL, good = 1, r = 0;    /* zeroes instead */
+		if (!r)
 			r = place_run(pg, p, words, &good, buf);
-		}
 		break;
 	}
 	if (r) {
