@@ -1,5 +1,6 @@
 /* host.h - the host side's internals: frames and struct page (phys.c), the
- * address space and its page table (mm.c, madvise.c), and the notifier
+ * address space and its page table (mm.c, mmap.c, memory.c, madvise.c),
+ * and the notifier
  * subscription lists (notifier.c).  The guest side uses what is here. */
 #ifndef VMS_HOST_H
 #define VMS_HOST_H
@@ -262,6 +263,12 @@ static inline struct vms_lock *mm_ptl(struct vms_mm *mm, uint64_t hva)
 {
 	return &mm->ptl[(hva >> MM_PTL_SHIFT) % MM_PTL_STRIPES];
 }
+
+/* Does any VMA overlap [start, end)?  Caller holds mmap_lock. */
+bool mm_range_has_vma(struct vms_mm *mm, uint64_t start, uint64_t end);
+/* Clears the PTEs of [start, end): frees their frames and swap slots.
+ * Inside an invalidation pair, or where no secondary can map the range. */
+void mm_clear_range(struct vms_mm *mm, uint64_t start, uint64_t end);
 
 /* The VMA holding @hva, or NULL.  Caller holds mmap_lock. */
 struct mm_vma *mm_find_vma(struct vms_mm *mm, uint64_t hva);
