@@ -1,7 +1,7 @@
 /* host.h - the host side's internals: frames and struct page (phys.c), the
  * address space and its page table (mm.c, mmap.c, memory.c, madvise.c),
- * and the notifier
- * subscription lists (notifier.c).  The guest side uses what is here. */
+ * and the notifier subscription lists (notifier.c).  The guest side uses
+ * what is here. */
 #ifndef VMS_HOST_H
 #define VMS_HOST_H
 

@@ -59,7 +59,7 @@ double zipf_loop_host(uint8_t *base, uint64_t pages, uint64_t seed);
 int vms_zipf_rep(struct vms_phys *phys, uint64_t pages, uint64_t seed,
 		 double *ops_per_s);
 
-/* ---- the kernel's side (bench.c) ---- */
+/* ---- the kernel's side (bench_kernel.c) ---- */
 
 /* The kernel's swap for anchors: a swap file swapped on, and a memory
  * cgroup (v1) for the measuring children. */
@@ -67,6 +67,16 @@ struct kswap {
 	char file[256], cg[256];
 	bool on;
 };
+/* Sets up the kernel's swap and cgroup for the anchors (@k); why not, or
+ * NULL.  Teardown undoes what setup did. */
+const char *kswap_setup(const struct bench_cfg *cfg, struct kswap *k);
+void kswap_teardown(struct kswap *k);
+/* One repetition of the kernel's swap anchors (swap-out, sequential and
+ * random swap-in, the same steps as vmsync's); why it failed, or NULL. */
+const char *kernel_swap_rep(const struct bench_cfg *cfg, struct kswap *k,
+			    const uint64_t *order);
+/* move_pages(2) between two NUMA nodes, or a memcpy where there is one. */
+void kernel_migrate_rep(const struct bench_cfg *cfg);
 long bench_vmstat(const char *key);
 int bench_write_file(const char *path, const char *val);
 /* Joins memory cgroup @cg, limited to @limit bytes unless 0. */
