@@ -355,88 +355,87 @@ static int write_json(const char *path, const struct bench_cfg *cfg)
 	return fclose(f) || bad ? -EIO : 0;
 }
 
-static void usage(FILE *f)
+#define CFG(v) struct bench_cfg *c = (v)
+
+static bool opt_pages(void *cfg, char *val, const char **why)
 {
-	fprintf(f,
-		"usage: vmsync bench [options]\n\n"
-		"Measures vmsync next to anchors in the same run: its swap next to\n"
-		"the kernel's on the same disk (needs root), migration next to a\n"
-		"memcpy, guest accesses, faults and invalidations next to the host's\n"
-		"own, 2 vCPUs next to 1.  Ratios are vmsync / anchor: above 1 is\n"
-		"better for rates, worse for ns/page and bytes.\n\n"
-		"  --pages N     pages per figure (1024-4194304; default 32768)\n"
-		"  --reps N      repetitions after one warm-up (1-64; default 5)\n"
-		"  --quick       4096 pages, 3 repetitions (a smoke run)\n"
-		"  --dir PATH    where the swap files go (default $TMPDIR or /tmp)\n"
-		"  --seed N      seed of the random access order (default 1)\n"
-		"  --json FILE   the table as JSON too\n"
-		"  --help        this help\n");
+	CFG(cfg);
+	return parse_uint(val, 1024, 4194304, &c->pages, why);
 }
+
+static bool opt_reps(void *cfg, char *val, const char **why)
+{
+	CFG(cfg);
+	uint64_t v;
+	bool ok = parse_uint(val, 1, MAX_REPS, &v, why);
+
+	c->reps = (unsigned)v;
+	return ok;
+}
+
+static bool opt_quick(void *cfg, char *val, const char **why)
+{
+	CFG(cfg);
+	c->pages = 4096;
+	c->reps = 3;
+	return true;
+}
+
+static bool opt_dir(void *cfg, char *val, const char **why)
+{
+	((struct bench_cfg *)cfg)->dir = val;
+	return true;
+}
+
+static bool opt_seed(void *cfg, char *val, const char **why)
+{
+	CFG(cfg);
+	return parse_uint(val, 0, UINT64_MAX, &c->seed, why);
+}
+
+static bool opt_json(void *cfg, char *val, const char **why)
+{
+	((struct bench_cfg *)cfg)->json = val;
+	return true;
+}
+
+static const struct tool_opt opts[] = {
+	TOOL_OPT("pages", "N", "pages per figure (1024-4194304; default 32768)",
+	  opt_pages),
+	TOOL_OPT("reps", "N", "repetitions after one warm-up (1-64; default 5)",
+	  opt_reps),
+	TOOL_OPT("quick", NULL, "4096 pages, 3 repetitions (a smoke run)", opt_quick),
+	TOOL_OPT("dir", "PATH", "where the swap files go (default $TMPDIR or /tmp)",
+	  opt_dir),
+	TOOL_OPT("seed", "N", "seed of the random access order (default 1)", opt_seed),
+	TOOL_OPT("json", "FILE", "the table as JSON too", opt_json),
+	TOOL_OPT("help", NULL, "this help", NULL),
+};
+
+static const struct tool_cmd bench_cmd = {
+	.name = "bench",
+	.intro = "Measures vmsync next to anchors in the same run: its swap next to\n"
+		 "the kernel's on the same disk (needs root), migration next to a\n"
+		 "memcpy, guest accesses, faults and invalidations next to the host's\n"
+		 "own, 2 vCPUs next to 1, the compressed tier next to the kernel's\n"
+		 "zswap, the Redis tier next to redis-benchmark.  Ratios are vmsync /\n"
+		 "anchor: above 1 is better for rates, worse for ns/page and bytes.\n",
+	.opts = opts, .nr_opts = sizeof(opts) / sizeof(opts[0]),
+};
 
 int bench_parse_args(int argc, char **argv, struct bench_cfg *cfg,
 		     const char **json)
 {
-	static const struct option lo[] = {
-		{ "pages", 1, 0, 'p' }, { "reps", 1, 0, 'r' },
-		{ "quick", 0, 0, 'q' }, { "dir", 1, 0, 'd' },
-		{ "seed", 1, 0, 's' },  { "help", 0, 0, 'h' },
-		{ "json", 1, 0, 'j' },
-		{ 0, 0, 0, 0 }
-	};
-	const char *why = NULL;
-	uint64_t v;
-	int c;
+	uint64_t given;
 
 	*cfg = (struct bench_cfg){ .pages = 32768, .reps = 5, .seed = 1 };
-	*json = NULL;
 	cfg->dir = getenv("TMPDIR");
 	if (!cfg->dir || !*cfg->dir)
 		cfg->dir = "/tmp";
-	opterr = 0;
-	optind = 0;     /* glibc: forget a past parse's "-xyz" too */
-	for (int before = 1; (c = getopt_long(argc, argv, ":", lo, NULL)) != -1;
-	     before = optind) {
-		bool ok = true;
+	int r = tool_parse(&bench_cmd, argc, argv, cfg, &given);
 
-		switch (c) {
-		case 'p':
-			ok = parse_uint(optarg, 1024, 4194304, &cfg->pages, &why);
-			break;
-		case 'r':
-			ok = parse_uint(optarg, 1, MAX_REPS, &v, &why);
-			cfg->reps = (unsigned)v;
-			break;
-		case 'q':
-			cfg->pages = 4096;
-			cfg->reps = 3;
-			break;
-		case 'd':
-			cfg->dir = optarg;
-			break;
-		case 'j':
-			*json = optarg;
-			break;
-		case 's':
-			ok = parse_uint(optarg, 0, UINT64_MAX, &cfg->seed, &why);
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			opt_refused("bench", c, argv, before);
-			return -1;
-		}
-		if (!ok) {
-			opt_bad_value("bench", lo, c, optarg, why);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "vmsync bench: unexpected argument '%s'\n",
-			argv[optind]);
-		return -1;
-	}
-	return 0;
+	*json = cfg->json;
+	return r;
 }
 
 int cmd_bench(int argc, char **argv)

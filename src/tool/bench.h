@@ -14,6 +14,7 @@ struct bench_cfg {
 	unsigned reps;
 	uint64_t seed;
 	const char *dir;            /* where both swap files go */
+	const char *json;           /* --json, or NULL */
 };
 
 /* One value per repetition, vmsync's or the anchor's. */

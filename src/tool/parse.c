@@ -94,13 +94,13 @@ bool parse_time(const char *s, uint64_t *out_ns, const char **why)
 	return parse_scaled(s, names, scale, 6, out_ns, why);
 }
 
-void opt_refused(const char *cmd, int c, char **argv, int before)
+/* There are no short options.  glibc names an unknown one only in optopt,
+ * and leaves optind where it was while letters of the same "-xyz" remain;
+ * a long option it always steps past.  @before: optind before the call. */
+static void opt_refused(const char *cmd, int c, char **argv, int before)
 {
 	const char *arg = argv[optind - 1];
 
-	/* There are no short options.  glibc names an unknown one only in
-	 * optopt, and leaves optind where it was while letters of the same
-	 * "-xyz" remain; a long option it always steps past. */
 	if (optind == before || strncmp(arg, "--", 2))
 		fprintf(stderr, "vmsync %s: unknown option '-%c'\n", cmd, optopt);
 	else if (c == ':')
@@ -112,11 +112,76 @@ void opt_refused(const char *cmd, int c, char **argv, int before)
 		fprintf(stderr, "vmsync %s: unknown option '%s'\n", cmd, arg);
 }
 
-void opt_bad_value(const char *cmd, const struct option *lo, int c,
-		   const char *value, const char *why)
+#define OPT_COL 21              /* where the help starts */
+#define OPT_VAL 256             /* getopt values: index + this */
+
+void tool_usage(FILE *f, const struct tool_cmd *cmd)
 {
-	while (lo->val != c)
-		lo++;
-	fprintf(stderr, "vmsync %s: bad value '%s' for --%s: %s\n", cmd, value,
-		lo->name, why);
+	fprintf(f, "usage: vmsync %s [options]\n\n%s\n", cmd->name, cmd->intro);
+	for (size_t i = 0; i < cmd->nr_opts; i++) {
+		const struct tool_opt *o = &cmd->opts[i];
+		char head[64];
+		int n = snprintf(head, sizeof(head), "  --%s%s%s", o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+
+		fputs(head, f);
+		for (const char *h = o->help; *h;) {
+			size_t len = strcspn(h, "\n");
+
+			fprintf(f, "%*s%.*s\n", n < OPT_COL ? OPT_COL - n : 1, "",
+				(int)len, h);
+			n = 0;
+			h += len + (h[len] == '\n');
+		}
+		if (o->more_help)
+			o->more_help(f);
+	}
+	if (cmd->outro)
+		fprintf(f, "\n%s", cmd->outro);
+}
+
+int tool_parse(const struct tool_cmd *cmd, int argc, char **argv, void *cfg,
+	       uint64_t *given)
+{
+	struct option lo[64];
+	const char *why;
+	int c;
+
+	if (cmd->nr_opts >= 64)
+		return -1;
+	for (size_t i = 0; i < cmd->nr_opts; i++)
+		lo[i] = (struct option){ cmd->opts[i].name,
+					 cmd->opts[i].arg ? 1 : 0, NULL,
+					 OPT_VAL + (int)i };
+	lo[cmd->nr_opts] = (struct option){ 0, 0, 0, 0 };
+	*given = 0;
+	opterr = 0;
+	optind = 0;     /* glibc: forget a past parse's "-xyz" too */
+	for (int before = 1; (c = getopt_long(argc, argv, ":", lo, NULL)) != -1;
+	     before = optind) {
+		if (c < OPT_VAL || c >= OPT_VAL + (int)cmd->nr_opts) {
+			opt_refused(cmd->name, c, argv, before);
+			return -1;
+		}
+		const struct tool_opt *o = &cmd->opts[c - OPT_VAL];
+
+		*given |= 1ull << (c - OPT_VAL);
+		if (!o->parse) {
+			tool_usage(stdout, cmd);
+			return 1;
+		}
+		why = NULL;
+		if (!o->parse(cfg, optarg, &why)) {
+			fprintf(stderr, "vmsync %s: bad value '%s' for --%s: %s\n",
+				cmd->name, optarg ? optarg : "", o->name,
+				why ? why : "refused");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmsync %s: unexpected argument '%s'\n",
+			cmd->name, argv[optind]);
+		return -1;
+	}
+	return 0;
 }

@@ -22,13 +22,34 @@ bool parse_time(const char *s, uint64_t *out_ns, const char **why);
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		const char **why);
 
-/* The one-line refusals of every subcommand's options on stderr.  The
- * parsers run getopt_long with optstring ":" (':': a value is missing);
- * @before is optind as it was before the call that refused. */
-struct option;
-void opt_refused(const char *cmd, int c, char **argv, int before);
-void opt_bad_value(const char *cmd, const struct option *lo, int c,
-		   const char *value, const char *why);
+/*
+ * A subcommand's options, one table that drives both its parsing and its
+ * usage text (as kvmtool's option tables do).  An entry: --name, its value
+ * (NULL: a flag), its help (lines split at '\n'), what parses the value
+ * into the command's configuration (false with *why: a one-line refusal),
+ * and optional lines after the help (a list made at run time).  "help"
+ * with no parse prints the usage.
+ */
+#include <stdio.h>
+
+struct tool_opt {
+	const char *name, *arg, *help;
+	bool (*parse)(void *cfg, char *val, const char **why);
+	void (*more_help)(FILE *f);
+};
+#define TOOL_OPT(n, a, h, p) { .name = n, .arg = a, .help = h, .parse = p }
+struct tool_cmd {
+	const char *name;               /* "run", "bench" */
+	const char *intro, *outro;      /* around the options in the usage */
+	const struct tool_opt *opts;
+	size_t nr_opts;
+};
+void tool_usage(FILE *f, const struct tool_cmd *cmd);
+/* Parses @argv into @cfg.  *@given gets a bit per option index seen (for
+ * the checks between options).  0 to run, 1 when --help was printed, -1
+ * after a one-line error on stderr. */
+int tool_parse(const struct tool_cmd *cmd, int argc, char **argv, void *cfg,
+	       uint64_t *given);
 
 /* splitmix64: seeded, the same sequence on every machine. */
 uint64_t tool_rand(uint64_t *state);
