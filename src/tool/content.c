@@ -51,9 +51,10 @@ static void corpus_make(void)
 	}
 }
 
-void pattern(uint64_t *page, uint64_t gfn, uint32_t gen)
+void pattern(const struct run *run, uint64_t *page, uint64_t gfn,
+	     uint32_t gen)
 {
-	content_fill(page, gfn, gen, R.cfg.content);
+	content_fill(page, gfn, gen, run->cfg.content);
 }
 
 void content_fill(uint64_t *page, uint64_t gfn, uint32_t gen, unsigned kind)

@@ -22,8 +22,8 @@ static size_t totals(const struct run_result *r, struct total *t)
 	size_t n = 0;
 
 #define T(name, val) t[n++] = (struct total){ name, (uint64_t)(val) }
-	T("guest_ops", R.ops);
-	T("guest_bytes", R.bytes);
+	T("guest_ops", r->run->ops);
+	T("guest_bytes", r->run->bytes);
 	T("guest_reads", m->guest_reads);
 	T("guest_writes", m->guest_writes);
 	T("shadow_faults", m->faults);
@@ -32,7 +32,7 @@ static size_t totals(const struct run_result *r, struct total *t)
 	T("sptes_zapped", m->zapped);
 	T("tlb_flushes", m->tlb_flushes);
 	T("flush_waits", m->flush_waits);
-	T("refused_accesses", R.refused);
+	T("refused_accesses", r->run->refused);
 	T("invariant_violations", m->violations);
 	T("pgfault", s->pgfault);
 	T("pgmajfault", s->pgmajfault);
@@ -52,10 +52,11 @@ static size_t totals(const struct run_result *r, struct total *t)
 
 #define MAX_TOTALS 32
 
-static void json_nodes(FILE *f, const char *name, const uint64_t *v)
+static void json_nodes(FILE *f, const char *name, const uint64_t *v,
+		       unsigned nodes)
 {
 	fprintf(f, ", \"%s\": [", name);
-	for (unsigned i = 0; i < R.cfg.nodes; i++)
+	for (unsigned i = 0; i < nodes; i++)
 		fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)v[i]);
 	fprintf(f, "]");
 }
@@ -63,7 +64,7 @@ static void json_nodes(FILE *f, const char *name, const uint64_t *v)
 static void json_body(FILE *f, const struct run_result *r,
 		      const struct total *t, size_t nt)
 {
-	const struct run_cfg *c = &R.cfg;
+	const struct run_cfg *c = &r->run->cfg;
 
 	fprintf(f, "{\n  \"vmsync\": \"run\",\n  \"version\": 1,\n");
 	fprintf(f, "  \"config\": {\"vcpus\": %u, \"guest_mem\": %llu, "
@@ -81,20 +82,20 @@ static void json_body(FILE *f, const struct run_result *r,
 	fprintf(f, "  \"verdict\": \"%s\",\n  \"seconds\": %.3f,\n", r->verdict,
 		r->seconds);
 	fprintf(f, "  \"mismatches\": %llu,\n  \"first_mismatches\": [",
-		(unsigned long long)R.mismatches);
-	for (uint64_t i = 0; i < R.mismatches && i < MAX_REPORTED; i++)
+		(unsigned long long)r->run->mismatches);
+	for (uint64_t i = 0; i < r->run->mismatches && i < MAX_REPORTED; i++)
 		fprintf(f, "%s{\"gpa\": %llu, \"expected\": %llu, \"got\": %llu}",
-			i ? ", " : "", (unsigned long long)R.reported[i].gpa,
-			(unsigned long long)R.reported[i].want,
-			(unsigned long long)R.reported[i].got);
+			i ? ", " : "", (unsigned long long)r->run->reported[i].gpa,
+			(unsigned long long)r->run->reported[i].want,
+			(unsigned long long)r->run->reported[i].got);
 	fprintf(f, "],\n  \"totals\": {");
 	for (size_t i = 0; i < nt; i++)
 		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", t[i].name,
 			(unsigned long long)t[i].v);
 	fprintf(f, "},\n  \"host_ops\": {");
-	for (size_t i = 0; i < nr_host_ops; i++)
-		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", host_op_names[i],
-			(unsigned long long)R.host_ops[i]);
+	for (size_t i = 0; i < NR_HOST_OPS; i++)
+		fprintf(f, "%s\"%s\": %llu", i ? ", " : "", churn_ops[i].name,
+			(unsigned long long)r->run->host_ops[i]);
 	fprintf(f, "},\n");
 	report_zswap_json(f, r->zswap);
 	fprintf(f, "  \"series\": [\n");
@@ -104,8 +105,8 @@ static void json_body(FILE *f, const struct run_result *r,
 		fprintf(f, "    {\"t\": %.3f, \"ops\": %llu, \"bytes\": %llu",
 			x->t, (unsigned long long)x->ops,
 			(unsigned long long)x->bytes);
-		json_nodes(f, "node_resident", x->node_resident);
-		json_nodes(f, "node_free", x->node_free);
+		json_nodes(f, "node_resident", x->node_resident, r->run->cfg.nodes);
+		json_nodes(f, "node_free", x->node_free, r->run->cfg.nodes);
 		fprintf(f, ", \"swap_used\": %llu, \"faults\": %llu, "
 			   "\"retries\": %llu, \"invalidations\": %llu, "
 			   "\"flushes\": %llu, \"pgmajfault\": %llu, "
@@ -311,7 +312,7 @@ void report_total_row(FILE *f, const char *name, uint64_t v, double seconds)
 static void html_body(FILE *f, const struct run_result *r,
 		      const struct total *t, size_t nt)
 {
-	const struct run_cfg *c = &R.cfg;
+	const struct run_cfg *c = &r->run->cfg;
 
 	report_page_begin(f, r->verdict);
 	fprintf(f, "<p>%u vCPUs, %llu MiB guest RAM on %llu MiB of host frames "
@@ -360,11 +361,11 @@ static void html_body(FILE *f, const struct run_result *r,
 	fprintf(f, "<h2>Totals</h2>\n<table>\n");
 	for (size_t i = 0; i < nt; i++)
 		report_total_row(f, t[i].name, t[i].v, r->seconds);
-	for (size_t i = 0; i < nr_host_ops; i++) {
+	for (size_t i = 0; i < NR_HOST_OPS; i++) {
 		char name[64];
 
-		snprintf(name, sizeof(name), "host %s", host_op_names[i]);
-		report_total_row(f, name, R.host_ops[i], 0);
+		snprintf(name, sizeof(name), "host %s", churn_ops[i].name);
+		report_total_row(f, name, r->run->host_ops[i], 0);
 	}
 	report_zswap_rows(f, r->zswap);
 	fprintf(f, "</table>\n</body></html>\n");
@@ -419,5 +420,5 @@ static void sim_html(FILE *f, const void *ctx)
 
 int report_run_files(int rc, const struct run_result *res)
 {
-	return report_files(&R.cfg, rc, sim_json, sim_html, res);
+	return report_files(&res->run->cfg, rc, sim_json, sim_html, res);
 }

@@ -86,6 +86,21 @@ struct series {
 	size_t n, cap;
 };
 
+/* The host's operations on guest RAM (run_churn.c): the churn draws all
+ * but the balloon's, which counts its own. */
+enum {
+	OP_DONTNEED, OP_REMAP, OP_FREE, OP_MPROTECT, OP_COLD, OP_SLOT_MOVE,
+	OP_SLOT_READD, OP_PAGEOUT, OP_WILLNEED, OP_MIGRATE, OP_BALLOON,
+	NR_HOST_OPS
+};
+struct run;
+struct host_pick;
+struct host_op {
+	const char *name;
+	int (*fn)(struct run *run, const struct host_pick *p);
+};
+extern const struct host_op churn_ops[NR_HOST_OPS];
+
 struct run {
 	struct run_cfg cfg;
 	struct vms_phys *phys;
@@ -98,14 +113,13 @@ struct run {
 	struct chunk *chunks;
 	uint64_t nr_chunks;
 	atomic_bool stop;
-	_Atomic uint64_t ops, bytes, refused, mismatches, host_ops[11];
+	_Atomic uint64_t ops, bytes, refused, mismatches, host_ops[NR_HOST_OPS];
 	pthread_mutex_t report_lock;
 	struct mismatch reported[MAX_REPORTED];
 	int error;                          /* first fatal error, -errno */
 	const char *swap_engine;
 	struct vms_swap_backend *zswap;     /* the compressed tier, or NULL */
 };
-extern struct run R;
 
 /* A guest program; every one checks what it reads against an oracle. */
 struct workload {
@@ -118,6 +132,7 @@ struct workload {
 };
 
 struct vcpu_arg {
+	struct run *run;
 	unsigned idx;               /* 0 .. vcpus-1 */
 	uint64_t seed;
 };
@@ -134,12 +149,14 @@ int run_parse_args(int argc, char **argv, struct run_cfg *cfg);
 /* One page-sized access, retried while the host holds the page away
  * (unmapped, read-only, between memslots); false on a real error, which
  * then ends the run. */
-bool guest_io(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len,
-	      bool write);
-void note_mismatch(uint64_t gpa, uint64_t want, uint64_t got);
-void run_fail(int err);
+bool guest_io(struct run *run, struct vms_vcpu *v, uint64_t gpa, void *buf,
+	      size_t len, bool write);
+void note_mismatch(struct run *run, uint64_t gpa, uint64_t want,
+		   uint64_t got);
+/* Ends the run with its first fatal error, -errno. */
+void run_fail(struct run *run, int err);
 /* Counts guest operations; true while the run goes on. */
-bool run_tick(uint64_t ops, uint64_t bytes);
+bool run_tick(struct run *run, uint64_t ops, uint64_t bytes);
 /* The guest page's contents for generation @gen (0: zeroes), of the
  * kind --content chose (content.c); mixed gives each gfn one of the
  * others. */
@@ -148,7 +165,8 @@ enum { CONTENT_MIXED, CONTENT_ZERO, CONTENT_TEXT, CONTENT_BINARY,
 extern const char *const content_names[CONTENT_KINDS];
 /* The same for a @kind given (pattern's is --content's). */
 void content_fill(uint64_t *page, uint64_t gfn, uint32_t gen, unsigned kind);
-void pattern(uint64_t *page, uint64_t gfn, uint32_t gen);
+void pattern(const struct run *run, uint64_t *page, uint64_t gfn,
+	     uint32_t gen);
 
 /* The swap of --swap (a file) behind the compressed tier of --zswap,
  * whose frames come from @phys (NULL: the heap); a line on stderr when
@@ -168,6 +186,23 @@ void run_zswap_summary(struct vms_swap_backend *tier);
 const char *live_zswap(char *buf, size_t size, const struct vms_zswap_stats *a,
 		       const struct vms_zswap_stats *b, double dt);
 
+/* The host's threads (run_churn.c): the churn, the balloon. */
+struct host_thread {
+	struct run *run;
+	uint64_t seed;
+};
+void *host_churn(void *arg);
+void *host_balloon(void *arg);
+/* Memslot @s at @hva, or with @npages 0 deleted. */
+int run_slot_set(struct run *run, const struct slot *s, uint64_t npages,
+		 uint64_t hva);
+
+/* What the run shows (run_live.c): samples every 250 ms into @series and
+ * the live line until the run ends or its time is up; then the summary,
+ * the verdict and the files asked for, the exit code. */
+void run_watch(struct run *run, uint64_t t0, struct series *series);
+int run_summary(struct run *run, double secs, struct series *series);
+
 /* `vmsync run --kvm` (run_kvm.c): the exit code of the run. */
 int run_kvm(const struct run_cfg *cfg);
 /* Has the real guest program this workload? */
@@ -176,6 +211,7 @@ bool run_kvm_workload_ok(const char *name);
 /* What a run leaves behind (report.c): the machine-readable record and
  * the self-contained HTML page.  0 or -errno. */
 struct run_result {
+	const struct run *run;
 	double seconds;
 	const char *verdict;        /* "verified", "mismatches", "error" */
 	struct vms_vm_stats vm;
@@ -198,8 +234,6 @@ void report_zswap_json(FILE *f, struct vms_swap_backend *tier);
 void report_zswap_rows(FILE *f, struct vms_swap_backend *tier);
 /* The same for a simulated run. */
 int report_run_files(int rc, const struct run_result *res);
-extern const char *const host_op_names[];
-extern const size_t nr_host_ops;
 
 /* The pieces of an HTML page, for the KVM run's page too: a plot of
  * lines over a time series (n points of @stride bytes, each starting

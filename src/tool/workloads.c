@@ -13,18 +13,18 @@
 /* ---- verify: chunks shared by all vCPUs, taken by trylock ---- */
 
 /* Checks every page of chunk @c holds what it must. */
-static bool verify_chunk(struct vms_vcpu *v, uint64_t c, uint64_t *buf,
-			 uint64_t *want)
+static bool verify_chunk(struct run *run, struct vms_vcpu *v, uint64_t c,
+			 uint64_t *buf, uint64_t *want)
 {
 	for (uint64_t p = 0; p < CHUNK_PAGES; p++) {
 		uint64_t gfn = c * CHUNK_PAGES + p;
 
-		if (!guest_io(v, gfn * PAGE, buf, PAGE, false))
+		if (!guest_io(run, v, gfn * PAGE, buf, PAGE, false))
 			return false;
-		pattern(want, gfn, R.chunks[c].zero ? 0 : R.chunks[c].gen);
+		pattern(run, want, gfn, run->chunks[c].zero ? 0 : run->chunks[c].gen);
 		for (size_t k = 0; k < PAGE / 8; k++)
 			if (buf[k] != want[k]) {
-				note_mismatch(gfn * PAGE + k * 8, want[k], buf[k]);
+				note_mismatch(run, gfn * PAGE + k * 8, want[k], buf[k]);
 				break;
 			}
 	}
@@ -34,34 +34,35 @@ static bool verify_chunk(struct vms_vcpu *v, uint64_t c, uint64_t *buf,
 static int guest_verify(struct vms_vcpu *v, void *arg)
 {
 	struct vcpu_arg *a = arg;
+	struct run *run = a->run;
 	uint64_t rng = a->seed, buf[PAGE / 8], want[PAGE / 8];
 	bool go = true;
 
 	while (go) {
-		uint64_t c = tool_rand(&rng) % R.nr_chunks;
-		struct chunk *ch = &R.chunks[c];
+		uint64_t c = tool_rand(&rng) % run->nr_chunks;
+		struct chunk *ch = &run->chunks[c];
 
 		if (pthread_mutex_trylock(&ch->lock)) {
-			go = !atomic_load(&R.stop);
+			go = !atomic_load(&run->stop);
 			continue;
 		}
 		/* What the last pass (or a discard) left, then a new
 		 * generation written and read back. */
-		bool ok = verify_chunk(v, c, buf, want);
+		bool ok = verify_chunk(run, v, c, buf, want);
 		if (ok) {
 			ch->gen++;
 			ch->zero = false;
 			for (uint64_t p = 0; ok && p < CHUNK_PAGES; p++) {
 				uint64_t gfn = c * CHUNK_PAGES + p;
 
-				pattern(buf, gfn, ch->gen);
-				ok = guest_io(v, gfn * PAGE, buf, PAGE, true);
+				pattern(run, buf, gfn, ch->gen);
+				ok = guest_io(run, v, gfn * PAGE, buf, PAGE, true);
 			}
 		}
 		if (ok)
-			ok = verify_chunk(v, c, buf, want);
+			ok = verify_chunk(run, v, c, buf, want);
 		pthread_mutex_unlock(&ch->lock);
-		go = ok && run_tick(1, 3 * CHUNK_PAGES * PAGE);
+		go = ok && run_tick(run, 1, 3 * CHUNK_PAGES * PAGE);
 	}
 	return 0;
 }
@@ -75,8 +76,9 @@ struct own {
 
 static struct own own_pages(const struct vcpu_arg *a)
 {
-	uint64_t pages = R.cfg.guest_mem / PAGE;
-	unsigned n = R.cfg.vcpus;
+	const struct run *run = a->run;
+	uint64_t pages = run->cfg.guest_mem / PAGE;
+	unsigned n = run->cfg.vcpus;
 
 	return (struct own){ .nr = pages / n + (a->idx < pages % n),
 			     .idx = a->idx, .stride = n };
@@ -118,6 +120,7 @@ static uint64_t *shuffle(uint64_t n, uint64_t *rng)
 static int guest_zipf(struct vms_vcpu *v, void *arg)
 {
 	struct vcpu_arg *a = arg;
+	struct run *run = a->run;
 	struct own o = own_pages(a);
 	uint64_t rng = a->seed;
 	uint32_t *ver = calloc(o.nr, sizeof(*ver));
@@ -126,25 +129,25 @@ static int guest_zipf(struct vms_vcpu *v, void *arg)
 	bool go = ver && order;
 
 	if (!go)
-		run_fail(-ENOMEM);
+		run_fail(run, -ENOMEM);
 	else
-		zipf_init(&z, o.nr, R.cfg.zipf_theta);
+		zipf_init(&z, o.nr, run->cfg.zipf_theta);
 	while (go) {
 		uint64_t i = order[zipf_next(&z, &rng)], gfn = own_gfn(&o, i);
 		uint64_t w;
 
 		if (tool_rand(&rng) % 10 < 3) {
 			w = word_of(gfn, ver[i] + 1);
-			if (!(go = guest_io(v, word_gpa(gfn), &w, 8, true)))
+			if (!(go = guest_io(run, v, word_gpa(gfn), &w, 8, true)))
 				break;
 			ver[i]++;
 		} else {
-			if (!(go = guest_io(v, word_gpa(gfn), &w, 8, false)))
+			if (!(go = guest_io(run, v, word_gpa(gfn), &w, 8, false)))
 				break;
 			if (w != word_of(gfn, ver[i]))
-				note_mismatch(word_gpa(gfn), word_of(gfn, ver[i]), w);
+				note_mismatch(run, word_gpa(gfn), word_of(gfn, ver[i]), w);
 		}
-		go = run_tick(1, 8);
+		go = run_tick(run, 1, 8);
 	}
 	free(ver);
 	free(order);
@@ -156,6 +159,7 @@ static int guest_zipf(struct vms_vcpu *v, void *arg)
 static int guest_stream(struct vms_vcpu *v, void *arg)
 {
 	struct vcpu_arg *a = arg;
+	struct run *run = a->run;
 	struct own o = own_pages(a);
 	uint64_t buf[PAGE / 8], want[PAGE / 8];
 	bool go = true;
@@ -164,24 +168,24 @@ static int guest_stream(struct vms_vcpu *v, void *arg)
 		for (uint64_t i = 0; go && i < o.nr; i++) {
 			uint64_t gfn = own_gfn(&o, i);
 
-			pattern(buf, gfn, gen);
-			go = guest_io(v, gfn * PAGE, buf, PAGE, true) &&
-			     run_tick(1, PAGE);
+			pattern(run, buf, gfn, gen);
+			go = guest_io(run, v, gfn * PAGE, buf, PAGE, true) &&
+			     run_tick(run, 1, PAGE);
 		}
 		for (uint64_t i = 0; go && i < o.nr; i++) {
 			uint64_t gfn = own_gfn(&o, i);
 
-			if (!(go = guest_io(v, gfn * PAGE, buf, PAGE, false)))
+			if (!(go = guest_io(run, v, gfn * PAGE, buf, PAGE, false)))
 				break;
-			pattern(want, gfn, gen);
+			pattern(run, want, gfn, gen);
 			if (memcmp(buf, want, PAGE)) {
 				size_t k = 0;
 
 				while (buf[k] == want[k])
 					k++;
-				note_mismatch(gfn * PAGE + k * 8, want[k], buf[k]);
+				note_mismatch(run, gfn * PAGE + k * 8, want[k], buf[k]);
 			}
-			go = run_tick(1, PAGE);
+			go = run_tick(run, 1, PAGE);
 		}
 	}
 	return 0;
@@ -208,6 +212,7 @@ static uint64_t kv_gpa(const struct own *o, uint64_t slot)
 static int guest_kv(struct vms_vcpu *v, void *arg)
 {
 	struct vcpu_arg *a = arg;
+	struct run *run = a->run;
 	struct own o = own_pages(a);
 	uint64_t slots = o.nr * KV_PER_PAGE, keys = slots / 2, rng = a->seed;
 	uint64_t *oracle = calloc(keys, sizeof(*oracle));
@@ -215,9 +220,9 @@ static int guest_kv(struct vms_vcpu *v, void *arg)
 	bool go = oracle != NULL;
 
 	if (!go)
-		run_fail(-ENOMEM);
+		run_fail(run, -ENOMEM);
 	else
-		zipf_init(&z, keys, R.cfg.zipf_theta);
+		zipf_init(&z, keys, run->cfg.zipf_theta);
 	for (uint64_t puts = 1; go; puts++) {
 		uint64_t key = zipf_next(&z, &rng);
 		bool put = tool_rand(&rng) % 10 < 3;
@@ -225,7 +230,7 @@ static int guest_kv(struct vms_vcpu *v, void *arg)
 		struct kv_entry e;
 
 		for (;; s = (s + 1) % slots) {
-			if (!(go = guest_io(v, kv_gpa(&o, s), &e, sizeof(e), false)))
+			if (!(go = guest_io(run, v, kv_gpa(&o, s), &e, sizeof(e), false)))
 				break;
 			if (e.key1 == key + 1 || !e.key1)
 				break;
@@ -234,13 +239,13 @@ static int guest_kv(struct vms_vcpu *v, void *arg)
 			break;
 		if (put) {
 			e = (struct kv_entry){ key + 1, key << 32 | (puts & 0xffffffff) };
-			if (!(go = guest_io(v, kv_gpa(&o, s), &e, sizeof(e), true)))
+			if (!(go = guest_io(run, v, kv_gpa(&o, s), &e, sizeof(e), true)))
 				break;
 			oracle[key] = e.val;
 		} else if ((e.key1 ? e.val : 0) != oracle[key]) {
-			note_mismatch(kv_gpa(&o, s), oracle[key], e.key1 ? e.val : 0);
+			note_mismatch(run, kv_gpa(&o, s), oracle[key], e.key1 ? e.val : 0);
 		}
-		go = run_tick(1, sizeof(e));
+		go = run_tick(run, 1, sizeof(e));
 	}
 	free(oracle);
 	return 0;
@@ -252,25 +257,26 @@ static int guest_kv(struct vms_vcpu *v, void *arg)
 static int guest_idle(struct vms_vcpu *v, void *arg)
 {
 	struct vcpu_arg *a = arg;
+	struct run *run = a->run;
 	struct own o = own_pages(a);
 	uint64_t buf[PAGE / 8], want[PAGE / 8], rng = a->seed;
 	bool go = true;
 
 	for (uint64_t i = 0; go && i < o.nr; i++) {
-		pattern(buf, own_gfn(&o, i), 1);
-		go = guest_io(v, own_gfn(&o, i) * PAGE, buf, PAGE, true) &&
-		     run_tick(1, PAGE);
+		pattern(run, buf, own_gfn(&o, i), 1);
+		go = guest_io(run, v, own_gfn(&o, i) * PAGE, buf, PAGE, true) &&
+		     run_tick(run, 1, PAGE);
 	}
 	while (go) {
 		vms_guest_halt(v, 20000000);
 		uint64_t gfn = own_gfn(&o, tool_rand(&rng) % o.nr);
 
-		if (!(go = guest_io(v, gfn * PAGE, buf, PAGE, false)))
+		if (!(go = guest_io(run, v, gfn * PAGE, buf, PAGE, false)))
 			break;
-		pattern(want, gfn, 1);
+		pattern(run, want, gfn, 1);
 		if (memcmp(buf, want, PAGE))
-			note_mismatch(gfn * PAGE, want[0], buf[0]);
-		go = run_tick(1, PAGE);
+			note_mismatch(run, gfn * PAGE, want[0], buf[0]);
+		go = run_tick(run, 1, PAGE);
 	}
 	return 0;
 }
