@@ -264,12 +264,17 @@ static void run_banner(const struct run *run)
 	       !c->churn ? "off" : c->workload->discards ? "on"
 							 : "on (keeping contents)",
 	       c->tiering ? ", tiering" : "");
-	if (c->duration_ns)
-		printf("%.1f s", c->duration_ns / 1e9);
-	if (c->ops)
-		printf("%s%llu ops", c->duration_ns ? " or " : "",
-		       (unsigned long long)c->ops);
-	printf(", seed %llu\n", (unsigned long long)c->seed);
+	run_banner_end(c);
+}
+
+void run_banner_end(const struct run_cfg *cfg)
+{
+	if (cfg->duration_ns)
+		printf("%.1f s", cfg->duration_ns / 1e9);
+	if (cfg->ops)
+		printf("%s%llu ops", cfg->duration_ns ? " or " : "",
+		       (unsigned long long)cfg->ops);
+	printf(", seed %llu\n", (unsigned long long)cfg->seed);
 }
 
 /* Runs the set-up VM to its end: the vCPUs, the host's threads, the

@@ -203,6 +203,9 @@ int run_slot_set(struct run *run, const struct slot *s, uint64_t npages,
 void run_watch(struct run *run, uint64_t t0, struct series *series);
 int run_summary(struct run *run, double secs, struct series *series);
 
+/* The end of both kinds of run's opening line: how long, the seed. */
+void run_banner_end(const struct run_cfg *cfg);
+
 /* `vmsync run --kvm` (run_kvm.c): the exit code of the run. */
 int run_kvm(const struct run_cfg *cfg);
 /* Has the real guest program this workload? */

@@ -329,12 +329,7 @@ int run_kvm(const struct run_cfg *cfg)
 	       (unsigned long long)(cfg->swap_size >> 20), engine,
 	       cfg->workload->name,
 	       !cfg->churn ? "off" : d.discards ? "on" : "on (keeping contents)");
-	if (cfg->duration_ns)
-		printf("%.1f s", cfg->duration_ns / 1e9);
-	if (cfg->ops)
-		printf("%s%llu ops", cfg->duration_ns ? " or " : "",
-		       (unsigned long long)cfg->ops);
-	printf(", seed %llu\n", (unsigned long long)cfg->seed);
+	run_banner_end(cfg);
 
 	uint64_t t0 = tool_now_ns();
 	unsigned started = 0;
