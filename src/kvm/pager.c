@@ -47,8 +47,11 @@ struct uffdio_move {
  *             still in memory (and in the slot, as RESIDENT).
  * DIRTY (the dirty log saw a guest write since the copy or since the
  * MADV_FREE that set LAZY) may be set by a harvest at any time; YOUNG
- * (touched since the clock hand passed) by a fault.  Every other change happens under LOCK.  Invariant: resident ==
- * pages in state RESIDENT, and a slot is used by exactly one page.
+ * (touched since the clock hand passed) by a fault.  Every other change
+ * happens under LOCK.  Invariant: resident == pages in state RESIDENT or
+ * SAMPLED (a sample is still in memory), swapped == pages in state
+ * SWAPPED, and a slot is used by exactly one page (pager_check, on a quiet
+ * pager).
  */
 #define PP_LOCK   (1ull << 0)
 #define PP_STATE  (3ull << 1)
@@ -1122,12 +1125,51 @@ fail:
 	return r;
 }
 
+/* The page table's invariant, once no thread changes it (debug builds);
+ * a pager that failed may have stopped half-way through a change. */
+static void pager_check(struct vms_kvm_pager *pg)
+{
+#ifdef VMS_DEBUG
+	uint64_t res = 0, swp = 0, nslots = 0;
+
+	if (pg->sa) {
+		swap_used(pg->sa, &nslots);
+		nslots++;                       /* slots 1 .. nslots - 1 */
+	}
+	uint8_t *used = nslots ? vms_calloc(nslots, 1) : NULL;
+
+	if (atomic_load(&pg->error) || (nslots && !used)) {
+		vms_free(used);
+		return;
+	}
+	for (uint64_t p = 0; p < pg->pages; p++) {
+		uint64_t w = atomic_load(&pg->pp[p]), s = PP_SLOT(w);
+
+		VMS_ASSERT(!(w & PP_LOCK));
+		/* A sample is still in memory: it counts as resident. */
+		res += (w & PP_STATE) == PP_RES || (w & PP_STATE) == PP_SAMPLED;
+		swp += (w & PP_STATE) == PP_SWAP;
+		VMS_ASSERT((w & PP_STATE) != PP_SWAP || s);
+		if (s) {
+			VMS_ASSERT(s < nslots && !used[s]);
+			used[s] = 1;
+		}
+	}
+	VMS_ASSERT(res == atomic_load(&pg->resident));
+	VMS_ASSERT(swp == atomic_load(&pg->swapped));
+	vms_free(used);
+#else
+	(void)pg;
+#endif
+}
+
 void vms_kvm_pager_destroy(struct vms_kvm_pager *pg)
 {
 	VMS_HOST_CALL();
 	if (!pg)
 		return;
 	pager_stop_threads(pg, pg->nr_handlers, true);
+	pager_check(pg);
 	/* The caller's vCPUs are gone for good: now the uffd may close. */
 	swap_area_destroy(pg->sa, true);
 	pg->sa = NULL;
