@@ -381,22 +381,10 @@ static bool opt_quick(void *cfg, char *val, const char **why)
 	return true;
 }
 
-static bool opt_dir(void *cfg, char *val, const char **why)
-{
-	((struct bench_cfg *)cfg)->dir = val;
-	return true;
-}
-
 static bool opt_seed(void *cfg, char *val, const char **why)
 {
 	CFG(cfg);
 	return parse_uint(val, 0, UINT64_MAX, &c->seed, why);
-}
-
-static bool opt_json(void *cfg, char *val, const char **why)
-{
-	((struct bench_cfg *)cfg)->json = val;
-	return true;
 }
 
 static const struct tool_opt opts[] = {
@@ -405,10 +393,10 @@ static const struct tool_opt opts[] = {
 	TOOL_OPT("reps", "N", "repetitions after one warm-up (1-64; default 5)",
 	  opt_reps),
 	TOOL_OPT("quick", NULL, "4096 pages, 3 repetitions (a smoke run)", opt_quick),
-	TOOL_OPT("dir", "PATH", "where the swap files go (default $TMPDIR or /tmp)",
-	  opt_dir),
+	TOOL_STR("dir", "PATH", "where the swap files go (default $TMPDIR or /tmp)",
+		 struct bench_cfg, dir),
 	TOOL_OPT("seed", "N", "seed of the random access order (default 1)", opt_seed),
-	TOOL_OPT("json", "FILE", "the table as JSON too", opt_json),
+	TOOL_STR("json", "FILE", "the table as JSON too", struct bench_cfg, json),
 	TOOL_OPT("help", NULL, "this help", NULL),
 };
 

@@ -166,9 +166,18 @@ int tool_parse(const struct tool_cmd *cmd, int argc, char **argv, void *cfg,
 		const struct tool_opt *o = &cmd->opts[c - OPT_VAL];
 
 		*given |= 1ull << (c - OPT_VAL);
-		if (!o->parse) {
+		if (!o->parse && !o->field) {
 			tool_usage(stdout, cmd);
 			return 1;
+		}
+		if (!o->parse) {
+			char *at = (char *)cfg + o->field - 1;
+
+			if (o->arg)
+				*(const char **)at = optarg;
+			else
+				*(bool *)at = o->to;
+			continue;
 		}
 		why = NULL;
 		if (!o->parse(cfg, optarg, &why)) {

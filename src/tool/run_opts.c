@@ -144,18 +144,6 @@ static bool opt_nodes(void *cfg, char *val, const char **why)
 	return c->nodes > 0;
 }
 
-static bool opt_churn(void *cfg, char *val, const char **why)
-{
-	((struct run_cfg *)cfg)->churn = true;
-	return true;
-}
-
-static bool opt_no_churn(void *cfg, char *val, const char **why)
-{
-	((struct run_cfg *)cfg)->churn = false;
-	return true;
-}
-
 /* A size per second: "8M" or "8M/s". */
 static bool opt_balloon(void *cfg, char *val, const char **why)
 {
@@ -164,18 +152,6 @@ static bool opt_balloon(void *cfg, char *val, const char **why)
 		return false;
 	*why = "must be more than 0";
 	return c->balloon_rate > 0;
-}
-
-static bool opt_tiering(void *cfg, char *val, const char **why)
-{
-	((struct run_cfg *)cfg)->tiering = true;
-	return true;
-}
-
-static bool opt_kvm(void *cfg, char *val, const char **why)
-{
-	((struct run_cfg *)cfg)->kvm = true;
-	return true;
 }
 
 static bool opt_content(void *cfg, char *val, const char **why)
@@ -247,12 +223,6 @@ static bool opt_report(void *cfg, char *val, const char **why)
 	return writable(val, why);
 }
 
-static bool opt_quiet(void *cfg, char *val, const char **why)
-{
-	((struct run_cfg *)cfg)->quiet = true;
-	return true;
-}
-
 enum {
 	O_VCPUS, O_GUEST_MEM, O_HOST_MEM, O_SWAP, O_WORKLOAD, O_ZIPF_THETA,
 	O_DURATION, O_OPS, O_SEED, O_NODES, O_CHURN, O_NO_CHURN, O_BALLOON,
@@ -288,21 +258,24 @@ static const struct tool_opt opts[NR_OPTS] = {
 	[O_NODES] = TOOL_OPT("nodes", "N|SIZE,..",
 		"host memory nodes: a count sharing --host-mem,\n"
 		"or each node's size (default 2)", opt_nodes),
-	[O_CHURN] = TOOL_OPT("churn", NULL, "the host's storm of operations (the default)",
-		opt_churn),
-	[O_NO_CHURN] = TOOL_OPT("no-churn", NULL,
-		"no host storm: only reclaim acts on guest RAM", opt_no_churn),
+	[O_CHURN] = TOOL_FLAG("churn", "the host's storm of operations (the default)",
+		struct run_cfg, churn, true),
+	[O_NO_CHURN] = TOOL_FLAG("no-churn",
+		"no host storm: only reclaim acts on guest RAM", struct run_cfg,
+		churn, false),
 	[O_BALLOON] = TOOL_OPT("balloon", "RATE",
 		"a balloon takes RATE of guest RAM a second\n"
 		"(e.g. 16M), discarding it (workload verify)", opt_balloon),
-	[O_TIERING] = TOOL_OPT("tiering", NULL,
-		"the reclaimer moves recently used pages to node 0", opt_tiering),
-	[O_KVM] = TOOL_OPT("kvm", NULL,
+	[O_TIERING] = TOOL_FLAG("tiering",
+		"the reclaimer moves recently used pages to node 0",
+		struct run_cfg, tiering, true),
+	[O_KVM] = TOOL_FLAG("kvm",
 		"a real KVM guest on /dev/kvm (workloads verify,\n"
 		"zipf, stream, idle; up to 16 vCPUs and 2G of\n"
 		"guest RAM), its RAM paged by vmsync within\n"
 		"--host-mem; --nodes, --balloon, --tiering and\n"
-		"--content are for simulated guests only", opt_kvm),
+		"--content are for simulated guests only", struct run_cfg, kvm,
+		true),
 	[O_CONTENT] = TOOL_OPT("content", "KIND",
 		"what pages hold: mixed (the default: each page\n"
 		"one of the others), zero (a tag word, then\n"
@@ -319,7 +292,8 @@ static const struct tool_opt opts[NR_OPTS] = {
 		"JSON; the schema is in vmsync(1)", opt_json),
 	[O_REPORT] = TOOL_OPT("report", "FILE",
 		"a self-contained HTML page with plots over time", opt_report),
-	[O_QUIET] = TOOL_OPT("quiet", NULL, "no progress lines", opt_quiet),
+	[O_QUIET] = TOOL_FLAG("quiet", "no progress lines", struct run_cfg, quiet,
+		true),
 	[O_HELP] = TOOL_OPT("help", NULL, "this help", NULL),
 };
 

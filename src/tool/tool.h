@@ -27,17 +27,28 @@ bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
  * usage text (as kvmtool's option tables do).  An entry: --name, its value
  * (NULL: a flag), its help (lines split at '\n'), what parses the value
  * into the command's configuration (false with *why: a one-line refusal),
- * and optional lines after the help (a list made at run time).  "help"
- * with no parse prints the usage.
+ * and optional lines after the help (a list made at run time).  Flags and
+ * plain strings name the field they set instead; an option with neither
+ * ("help") prints the usage.
  */
 #include <stdio.h>
+
+#include <stddef.h>
 
 struct tool_opt {
 	const char *name, *arg, *help;
 	bool (*parse)(void *cfg, char *val, const char **why);
 	void (*more_help)(FILE *f);
+	/* Without parse: the field (its offset + 1) that takes the value as
+	 * it is (a const char *), or for a flag a bool set to @to. */
+	size_t field;
+	bool to;
 };
 #define TOOL_OPT(n, a, h, p) { .name = n, .arg = a, .help = h, .parse = p }
+#define TOOL_FLAG(n, h, type, f, v) \
+	{ .name = n, .help = h, .field = offsetof(type, f) + 1, .to = v }
+#define TOOL_STR(n, a, h, type, f) \
+	{ .name = n, .arg = a, .help = h, .field = offsetof(type, f) + 1 }
 struct tool_cmd {
 	const char *name;               /* "run", "bench" */
 	const char *intro, *outro;      /* around the options in the usage */
