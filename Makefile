@@ -10,7 +10,7 @@ MUTANTS  := $(shell sed -n 's/^MUTANT.\([a-z_]*\),.*/\1/p' src/base/mutants.def)
 CMAKE_FLAGS ?=
 
 .PHONY: all build run test unit sanitize mutants model bench fuzz deps \
-	test-deps install clean
+	test-deps install soak clean
 
 all: build
 
@@ -100,6 +100,12 @@ bench: deps
 		-DVMS_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD)-release -j $(JOBS) --target vmsync-bin
 	./$(BUILD)-release/vmsync bench $(BENCH_ARGS)
+
+# The stress tests for a long while (not in CI): SOAK_SECONDS in all (an
+# hour by default, a quarter for each), then what they verified.
+SOAK_SECONDS ?= 3600
+soak: build test-deps
+	SOAK_SECONDS=$(SOAK_SECONDS) tests/soak.sh $(BUILD)
 
 # The library, its header, vmsync.pc, the man pages and the command, from
 # a release build, under $(DESTDIR)$(PREFIX).
