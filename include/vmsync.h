@@ -625,10 +625,81 @@ int vms_guest_read(struct vms_vcpu *vcpu, uint64_t gpa, void *buf,
 VMS_API
 int vms_guest_write(struct vms_vcpu *vcpu, uint64_t gpa, const void *buf,
 		    size_t len);
+
+/* The 8-byte accesses: inline for a hit in the vCPU's soft TLB, as
+ * mmu_notifier.h inlines its checks, and out of line (vms_guest_access64)
+ * for everything else: a miss, a pending flush, an unaligned address.  A
+ * vCPU begins with this structure, stable for libvmsync.so.1:
+ *   tlb[]: the soft TLB, direct mapped by gfn % VMS_TLB_SIZE; an entry's
+ *          tag is (gfn + 1) << 1, | 1 when a write may go through it,
+ *          0 when empty; frame is the page's bytes;
+ *   flush_req / seen_req: a remote flush bumps *flush_req; while it is not
+ *          the seen_req the vCPU acted on, no entry may be used;
+ *   reads / writes: the access counts (vms_vm_stats), the vCPU's own;
+ *   fast: 0 while the library's debug race windows are open, which only
+ *          the out-of-line path has.
+ * Read and written by the vCPU's own thread only, but for *flush_req. */
+#define VMS_TLB_SIZE 512
+struct vms_tlb_entry {
+	uint64_t tag;
+	uint8_t *frame;
+};
+struct vms_vcpu_fast {
+	const unsigned long long *flush_req;
+	unsigned long long seen_req;
+	uint64_t reads, writes;
+	unsigned char fast;
+	struct vms_tlb_entry tlb[VMS_TLB_SIZE];
+};
+
 VMS_API
-int vms_guest_read64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t *val);
-VMS_API
-int vms_guest_write64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t val);
+int vms_guest_access64(struct vms_vcpu *vcpu, uint64_t gpa, uint64_t *val,
+		       bool write);
+
+/* The TLB entry that serves an 8-byte access at @gpa now, or NULL. */
+static inline struct vms_tlb_entry *vms_tlb_hit(struct vms_vcpu *vcpu,
+						uint64_t gpa, bool write)
+{
+	struct vms_vcpu_fast *f = (struct vms_vcpu_fast *)vcpu;
+	uint64_t gfn = gpa >> VMS_PAGE_SHIFT;
+	struct vms_tlb_entry *e = &f->tlb[gfn % VMS_TLB_SIZE];
+
+	if ((gpa & 7) || !f->fast ||
+	    __atomic_load_n(f->flush_req, __ATOMIC_ACQUIRE) != f->seen_req ||
+	    (e->tag | (write ? 0 : 1)) != ((gfn + 1) << 1 | 1))
+		return (struct vms_tlb_entry *)0;
+	return e;
+}
+
+static inline int vms_guest_read64(struct vms_vcpu *vcpu, uint64_t gpa,
+				   uint64_t *val)
+{
+	struct vms_vcpu_fast *f = (struct vms_vcpu_fast *)vcpu;
+	struct vms_tlb_entry *e = vms_tlb_hit(vcpu, gpa, false);
+
+	if (!e)
+		return vms_guest_access64(vcpu, gpa, val, false);
+	/* Relaxed: vCPUs may race on a guest word as CPUs do. */
+	*val = __atomic_load_n((uint64_t *)(e->frame +
+					    (gpa & (VMS_PAGE_SIZE - 1))),
+			       __ATOMIC_RELAXED);
+	__atomic_store_n(&f->reads, f->reads + 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static inline int vms_guest_write64(struct vms_vcpu *vcpu, uint64_t gpa,
+				    uint64_t val)
+{
+	struct vms_vcpu_fast *f = (struct vms_vcpu_fast *)vcpu;
+	struct vms_tlb_entry *e = vms_tlb_hit(vcpu, gpa, true);
+
+	if (!e)
+		return vms_guest_access64(vcpu, gpa, &val, true);
+	__atomic_store_n((uint64_t *)(e->frame + (gpa & (VMS_PAGE_SIZE - 1))),
+			 val, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->writes, f->writes + 1, __ATOMIC_RELAXED);
+	return 0;
+}
 /* The last failed access. */
 VMS_API
 const struct vms_exit *vms_vcpu_exit(const struct vms_vcpu *vcpu);

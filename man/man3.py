@@ -107,7 +107,9 @@ def items(body):
 
 
 def functions(code):
-    return re.findall(r"^VMS_API\n[^(]*?\b(vms_[a-z0-9_]+)\(", code, re.M)
+    """The calls a piece of the header declares: exported, or inline."""
+    return re.findall(r"^(?:VMS_API\n|static inline )[^(]*?\b(vms_[a-z0-9_]+)\(",
+                      code, re.M)
 
 
 def page(name, what, family_items, see_also):

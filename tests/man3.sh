@@ -13,8 +13,9 @@ diff -r "$src/man/man3" "$tmp" >"$tmp.diff" 2>&1 ||
 	{ echo "FAIL: man/man3 is stale; regenerate it:"; head -20 "$tmp.diff"; fail=1; }
 rm -f "$tmp.diff"
 n=0
-for fn in $(grep -A1 '^VMS_API$' "$src/include/vmsync.h" |
-	    grep -oE '\bvms_[a-z0-9_]+\(' | tr -d '('); do
+for fn in $({ grep -A1 '^VMS_API$' "$src/include/vmsync.h";
+	      grep -A1 '^static inline ' "$src/include/vmsync.h"; } |
+	    grep -oE '\bvms_[a-z0-9_]+\(' | tr -d '(' | sort -u); do
 	n=$((n + 1))
 	page="$src/man/man3/$fn.3"
 	[ -f "$page" ] || { echo "FAIL: $fn has no page"; fail=1; continue; }

@@ -14,7 +14,7 @@ static void vcpu_tlb_flush_local(struct vms_vcpu *v)
 	if (!v->tlb_used)
 		return;
 	for (unsigned i = 0; i < VCPU_TLB_SIZE; i++)
-		v->tlb[i].tag = 0;
+		v->f.tlb[i].tag = 0;
 	v->tlb_used = false;
 }
 
@@ -23,10 +23,10 @@ static inline void vcpu_check_requests(struct vms_vcpu *v)
 	unsigned long long req = atomic_load_explicit(&v->flush_req,
 						      memory_order_acquire);
 
-	if (likely(req == v->seen_req))
+	if (likely(req == v->f.seen_req))
 		return;
 	vcpu_tlb_flush_local(v);
-	v->seen_req = req;
+	v->f.seen_req = req;
 	atomic_store_explicit(&v->flush_ack, req, memory_order_release);
 }
 
@@ -93,11 +93,11 @@ void vcpu_flush_remote_tlbs(struct vms_vm *vm)
 
 /* ---- translation ---- */
 
-static struct vcpu_tlbe *vcpu_tlb_miss(struct vms_vcpu *v, uint64_t gfn,
-				       bool write)
+static struct vms_tlb_entry *vcpu_tlb_miss(struct vms_vcpu *v, uint64_t gfn,
+					    bool write)
 {
 	struct vms_vm *vm = v->vm;
-	struct vcpu_tlbe *e = &v->tlb[gfn % VCPU_TLB_SIZE];
+	struct vms_tlb_entry *e = &v->f.tlb[gfn % VCPU_TLB_SIZE];
 	uint64_t want = SPTE_ACCESSED | (write ? SPTE_DIRTY : 0);
 
 	vms_stat_add_local(&v->st_tlb_misses, 1);
@@ -116,12 +116,14 @@ static struct vcpu_tlbe *vcpu_tlb_miss(struct vms_vcpu *v, uint64_t gfn,
 					continue;
 				spte |= want;
 			}
-			e->tag = gfn + 1;
 			e->frame = pfn_to_addr(vm->phys, SPTE_PFN(spte));
-			e->writable = (spte & SPTE_WRITE) && (spte & SPTE_DIRTY);
+			e->tag = (gfn + 1) << 1 |
+				 ((spte & SPTE_WRITE) && (spte & SPTE_DIRTY)
+					  ? TLB_WRITABLE : 0);
 #ifdef VMS_DEBUG
-			e->gen = SPTE_GEN(spte);
-			e->page = pfn_to_page(vm->phys, SPTE_PFN(spte));
+			v->tlb_dbg[gfn % VCPU_TLB_SIZE] = (struct vcpu_tlb_dbg){
+				.gen = SPTE_GEN(spte),
+				.page = pfn_to_page(vm->phys, SPTE_PFN(spte)) };
 #endif
 			v->tlb_used = true;
 			return e;
@@ -138,31 +140,30 @@ static struct vcpu_tlbe *vcpu_tlb_miss(struct vms_vcpu *v, uint64_t gfn,
 	}
 }
 
-static inline struct vcpu_tlbe *vcpu_translate(struct vms_vcpu *v,
-					       uint64_t gfn, bool write)
+static inline struct vms_tlb_entry *vcpu_translate(struct vms_vcpu *v,
+						   uint64_t gfn, bool write)
 {
 	vcpu_check_requests(v);
-	struct vcpu_tlbe *e = &v->tlb[gfn % VCPU_TLB_SIZE];
+	struct vms_tlb_entry *e = &v->f.tlb[gfn % VCPU_TLB_SIZE];
 
-	if (likely(e->tag == gfn + 1 && (!write || e->writable)))
+	if (likely(e->tag >> 1 == gfn + 1 && (!write || (e->tag & TLB_WRITABLE))))
 		return e;
 	return vcpu_tlb_miss(v, gfn, write);
 }
 
 /* I1, checked after the access: had the frame been freed meanwhile, its
  * generation would have moved. */
-static inline void vcpu_check_stale(struct vms_vcpu *v,
-				    const struct vcpu_tlbe *e, uint64_t gfn)
+static inline void vcpu_check_stale(struct vms_vcpu *v, uint64_t gfn)
 {
 #ifdef VMS_DEBUG
-	unsigned gen = atomic_load_explicit(&e->page->gen, memory_order_acquire);
+	const struct vcpu_tlb_dbg *d = &v->tlb_dbg[gfn % VCPU_TLB_SIZE];
+	unsigned gen = atomic_load_explicit(&d->page->gen, memory_order_acquire);
 
-	if ((uint16_t)gen != e->gen)
+	if ((uint16_t)gen != d->gen)
 		vm_note_violation(v->vm, "guest access through a TLB entry "
 				  "whose frame was freed (I1)", gfn);
 #else
 	(void)v;
-	(void)e;
 	(void)gfn;
 #endif
 }
@@ -185,7 +186,7 @@ static int vcpu_access(struct vms_vcpu *v, uint64_t gpa, void *buf,
 		uint64_t gfn = gpa >> PAGE_SHIFT;
 		size_t off = gpa & (PAGE_SIZE - 1);
 		size_t n = PAGE_SIZE - off < len ? PAGE_SIZE - off : len;
-		struct vcpu_tlbe *e = vcpu_translate(v, gfn, write);
+		struct vms_tlb_entry *e = vcpu_translate(v, gfn, write);
 
 		if (!e)
 			return vcpu_exit_at(v, gpa);
@@ -194,7 +195,7 @@ static int vcpu_access(struct vms_vcpu *v, uint64_t gpa, void *buf,
 			memcpy(e->frame + off, b, n);
 		else
 			memcpy(b, e->frame + off, n);
-		vcpu_check_stale(v, e, gfn);
+		vcpu_check_stale(v, gfn);
 		gpa += n;
 		b += n;
 		len -= n;
@@ -202,27 +203,35 @@ static int vcpu_access(struct vms_vcpu *v, uint64_t gpa, void *buf,
 	return 0;
 }
 
+/* The vCPU's own counter of the inline accesses (vmsync.h). */
+static inline void vcpu_count(uint64_t *c)
+{
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
 int vms_guest_read(struct vms_vcpu *v, uint64_t gpa, void *buf, size_t len)
 {
-	vms_stat_add_local(&v->st_reads, 1);
+	vcpu_count(&v->f.reads);
 	return vcpu_access(v, gpa, buf, len, false);
 }
 
 int vms_guest_write(struct vms_vcpu *v, uint64_t gpa, const void *buf,
 		    size_t len)
 {
-	vms_stat_add_local(&v->st_writes, 1);
+	vcpu_count(&v->f.writes);
 	return vcpu_access(v, gpa, (void *)buf, len, true);
 }
 
 /* An aligned word never crosses a page: one translation, one load or
- * store, none of the byte-range loop (the hot case of guest programs). */
-static inline int vcpu_access64(struct vms_vcpu *v, uint64_t gpa,
-				uint64_t *val, bool write)
+ * store, none of the byte-range loop.  vmsync.h's inline accesses come
+ * here for whatever their hit does not cover. */
+int vms_guest_access64(struct vms_vcpu *v, uint64_t gpa, uint64_t *val,
+		       bool write)
 {
+	vcpu_count(write ? &v->f.writes : &v->f.reads);
 	if (unlikely(gpa & 7))
 		return vcpu_access(v, gpa, val, sizeof(*val), write);
-	struct vcpu_tlbe *e = vcpu_translate(v, gpa >> PAGE_SHIFT, write);
+	struct vms_tlb_entry *e = vcpu_translate(v, gpa >> PAGE_SHIFT, write);
 
 	if (unlikely(!e))
 		return vcpu_exit_at(v, gpa);
@@ -234,20 +243,8 @@ static inline int vcpu_access64(struct vms_vcpu *v, uint64_t gpa,
 		__atomic_store_n(p, *val, __ATOMIC_RELAXED);
 	else
 		*val = __atomic_load_n(p, __ATOMIC_RELAXED);
-	vcpu_check_stale(v, e, gpa >> PAGE_SHIFT);
+	vcpu_check_stale(v, gpa >> PAGE_SHIFT);
 	return 0;
-}
-
-int vms_guest_read64(struct vms_vcpu *v, uint64_t gpa, uint64_t *val)
-{
-	vms_stat_add_local(&v->st_reads, 1);
-	return vcpu_access64(v, gpa, val, false);
-}
-
-int vms_guest_write64(struct vms_vcpu *v, uint64_t gpa, uint64_t val)
-{
-	vms_stat_add_local(&v->st_writes, 1);
-	return vcpu_access64(v, gpa, &val, true);
 }
 
 const struct vms_exit *vms_vcpu_exit(const struct vms_vcpu *v)
@@ -294,6 +291,20 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* Debug builds widen race windows on the out-of-line path only: with
+ * them open, every access takes it. */
+static bool vcpu_race_windows(void)
+{
+#ifdef VMS_DEBUG
+	return atomic_load(&vms_race_ns) != 0;
+#else
+	return false;
+#endif
+}
+
+_Static_assert(offsetof(struct vms_vcpu, f) == 0,
+	       "vmsync.h's inline accesses read a vCPU from its first byte");
+
 /* A vCPU in @vm's array, outside guest mode: flushers see it from here. */
 static int vcpu_alloc(struct vms_vm *vm, struct vms_vcpu **out)
 {
@@ -305,6 +316,8 @@ static int vcpu_alloc(struct vms_vm *vm, struct vms_vcpu **out)
 		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
 	v->vm = vm;
+	v->f.flush_req = (const unsigned long long *)&v->flush_req;
+	v->f.fast = !vcpu_race_windows();
 	vms_lock(&vm->vcpus_lock);
 	for (id = 0; id < vm->max_vcpus && atomic_load(&vm->vcpus[id]); id++)
 		;
@@ -328,8 +341,8 @@ static void vcpu_free(struct vms_vcpu *v)
 	atomic_store(&vm->vcpus[v->id], NULL);
 	/* Flushers that saw us in the array are done with us after this. */
 	vms_srcu_synchronize(&vm->srcu);
-	vms_stat_inc(&vm->st_reads, vms_stat_read(&v->st_reads));
-	vms_stat_inc(&vm->st_writes, vms_stat_read(&v->st_writes));
+	vms_stat_inc(&vm->st_reads, __atomic_load_n(&v->f.reads, __ATOMIC_RELAXED));
+	vms_stat_inc(&vm->st_writes, __atomic_load_n(&v->f.writes, __ATOMIC_RELAXED));
 	vms_stat_inc(&vm->st_tlb_misses, vms_stat_read(&v->st_tlb_misses));
 	vms_stat_inc(&vm->st_faults, vms_stat_read(&v->st_faults));
 	vms_stat_inc(&vm->st_retries, vms_stat_read(&v->st_retries));
@@ -429,8 +442,9 @@ void vms_vm_stats(struct vms_vm *vm, struct vms_vm_stats *st)
 
 		if (!v)
 			continue;
-		st->guest_reads += vms_stat_read(&v->st_reads);
-		st->guest_writes += vms_stat_read(&v->st_writes);
+		st->guest_reads += __atomic_load_n(&v->f.reads, __ATOMIC_RELAXED);
+		st->guest_writes += __atomic_load_n(&v->f.writes,
+						    __ATOMIC_RELAXED);
 		st->tlb_misses += vms_stat_read(&v->st_tlb_misses);
 		st->faults += vms_stat_read(&v->st_faults);
 		st->fault_retries += vms_stat_read(&v->st_retries);

@@ -5,19 +5,18 @@
 
 #include "guest/guest.h"
 
-#define VCPU_TLB_SIZE 512          /* direct mapped, by gfn */
+#define VCPU_TLB_SIZE VMS_TLB_SIZE
+#define TLB_WRITABLE 1ull           /* in a tag: spte writable and dirty */
 
 /* Filled from a present spte with the A bit (and D when writable) set.
- * Owned by the vCPU thread alone. */
-struct vcpu_tlbe {
-	uint64_t tag;               /* gfn + 1; 0: empty */
-	uint8_t *frame;
-	bool writable;              /* spte writable and dirty */
+ * Owned by the vCPU thread alone.  Debug builds keep, beside each entry,
+ * the page and its generation at install (I1). */
 #ifdef VMS_DEBUG
-	uint16_t gen;               /* page generation at install (I1) */
+struct vcpu_tlb_dbg {
+	uint16_t gen;
 	struct vms_page *page;
-#endif
 };
+#endif
 
 enum vcpu_mode { VCPU_OUTSIDE_GUEST, VCPU_IN_GUEST };
 
@@ -31,6 +30,9 @@ enum vcpu_mode { VCPU_OUTSIDE_GUEST, VCPU_IN_GUEST };
  * accesses before it are complete when the flusher reads the ack.
  */
 struct vms_vcpu {
+	/* First: the part vmsync.h's inline accesses read (its tlb[], the
+	 * seen_req, the reads and writes counts are the vCPU thread's). */
+	struct vms_vcpu_fast f;
 	struct vms_vm *vm;
 	unsigned id;
 	/* A vCPU of vms_vcpu_start runs @fn on @thread; one of
@@ -48,13 +50,13 @@ struct vms_vcpu {
 	_Alignas(64) atomic_ullong flush_req;
 
 	/* vCPU thread only. */
-	_Alignas(64) unsigned long long seen_req;
-	struct vms_guest_mode guest_mode;   /* vms_guest_self of the thread */
+	_Alignas(64) struct vms_guest_mode guest_mode;  /* its vms_guest_self */
 	bool tlb_used;
 	struct vms_exit exit;
-	_Atomic uint64_t st_reads, st_writes, st_tlb_misses, st_faults,
-		st_retries, st_exits;
-	struct vcpu_tlbe tlb[VCPU_TLB_SIZE];
+	_Atomic uint64_t st_tlb_misses, st_faults, st_retries, st_exits;
+#ifdef VMS_DEBUG
+	struct vcpu_tlb_dbg tlb_dbg[VCPU_TLB_SIZE];
+#endif
 };
 
 #endif /* VMS_VCPU_H */

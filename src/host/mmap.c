@@ -36,6 +36,7 @@ static void vma_check_locked(struct vms_mm *mm)
 	for (size_t i = 0; i < mm->nr_vmas; i++) {
 		const struct mm_vma *v = &mm->vmas[i];
 
+		(void)v;
 		VMS_ASSERT(PAGE_ALIGNED(v->start) && PAGE_ALIGNED(v->end));
 		VMS_ASSERT(mm->va_base <= v->start && v->start < v->end &&
 			   v->end <= mm->va_end);

@@ -69,17 +69,20 @@ static int guest_job(struct vms_vcpu *v, void *arg)
 {
 	struct job *j = arg;
 	uint64_t x = 0, sink = 0;
+	int err = 0;
 
-	for (uint64_t g = j->first; g < j->first + j->n && !j->err; g++) {
+	/* The error in a local, as a guest program keeps it in a register. */
+	for (uint64_t g = j->first; g < j->first + j->n && !err; g++) {
 		if (j->kind == JOB_TOUCH) {
-			j->err = vms_guest_write64(v, g * PAGE, g);
+			err = vms_guest_write64(v, g * PAGE, g);
 			continue;
 		}
-		for (uint64_t off = 0; off < PAGE && !j->err; off += 8) {
-			j->err = vms_guest_read64(v, g * PAGE + off, &x);
+		for (uint64_t off = 0; off < PAGE && !err; off += 8) {
+			err = vms_guest_read64(v, g * PAGE + off, &x);
 			sink += x;
 		}
 	}
+	j->err = err;
 	if (j->kind == JOB_SPIN) {
 		atomic_fetch_add(j->ready, 1);
 		while (!atomic_load(j->stop) && !j->err) {
