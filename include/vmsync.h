@@ -717,6 +717,8 @@ struct vms_vm_stats {
 	uint64_t tlb_misses;                  /* soft TLB misses */
 	uint64_t faults;                      /* shadow faults (missing spte) */
 	uint64_t fault_retries;               /* faults redone after a race */
+	uint64_t fault_prechecks;             /* ... found before the lookup,
+					       * by the lockless pre-check */
 	uint64_t invalidations;               /* invalidate_range_start calls */
 	uint64_t zapped;                      /* sptes dropped */
 	uint64_t tlb_flushes;                 /* remote flushes requested */

@@ -538,11 +538,14 @@ int main(int argc, char **argv)
 	       (st.guest_reads + st.guest_writes) / secs,
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.tlb_misses);
-	printf("  invalidations %llu (%.0f/s), zapped %llu, retries %llu (%.0f/s), "
+	printf("  invalidations %llu (%.0f/s), zapped %llu, retries %llu (%.0f/s) "
+	       "after a lookup, %llu (%.0f/s) before one (pre-check), "
 	       "tlb flushes %llu (%.0f/s), waited %llu\n",
 	       (unsigned long long)st.invalidations, st.invalidations / secs,
 	       (unsigned long long)st.zapped,
 	       (unsigned long long)st.fault_retries, st.fault_retries / secs,
+	       (unsigned long long)st.fault_prechecks,
+	       st.fault_prechecks / secs,
 	       (unsigned long long)st.tlb_flushes, st.tlb_flushes / secs,
 	       (unsigned long long)st.flush_waits);
 	printf("  exits: no-slot %llu, efault %llu\n",

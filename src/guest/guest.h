@@ -93,6 +93,11 @@ struct vms_vm {
 	long inv_overflow;
 	uint64_t inv_start, inv_end;
 	atomic_ulong inv_seq;       /* bumped by every end */
+	/* For the fault's lockless pre-check (mmu_retry_unsafe): the union
+	 * of the running pairs' ranges, [0, 0) when none runs.  Written
+	 * under mmu_lock, read without it: a stale value costs one needless
+	 * back-off or one wasted lookup, never a wrong install. */
+	_Atomic uint64_t inv_lo, inv_hi;
 	struct vm_inv_record inv_ring[VM_INV_RING]; /* by seq % ring */
 
 	/* Memslots: readers in an srcu section; writers under slots_lock. */
@@ -109,7 +114,7 @@ struct vms_vm {
 
 	/* Counters of vCPUs that were joined, and VM-wide ones. */
 	_Atomic uint64_t st_reads, st_writes, st_tlb_misses, st_faults,
-		st_retries, st_exits;
+		st_retries, st_prechecks, st_exits;
 	_Atomic uint64_t st_invalidations, st_zapped, st_flushes,
 		st_flush_waits, st_violations;
 };

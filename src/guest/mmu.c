@@ -72,6 +72,15 @@ static bool range_covers(const struct vms_mmu_range *r, uint64_t hva)
 	return !r->pages || in_pages(r->pages, r->nr_pages, hva);
 }
 
+/* The lockless pre-check (as KVM's mmu_invalidate_retry_gfn_unsafe): does
+ * a running pair seem to cover @hva?  Then the fault backs off before it
+ * looks the page up, a lookup the locked check would throw away. */
+static bool mmu_retry_unsafe(struct vms_vm *vm, uint64_t hva)
+{
+	return hva < atomic_load_explicit(&vm->inv_hi, memory_order_relaxed) &&
+	       hva >= atomic_load_explicit(&vm->inv_lo, memory_order_relaxed);
+}
+
 static bool mmu_retry_locked(struct vms_vm *vm, unsigned long seq,
 			     uint64_t hva)
 {
@@ -217,7 +226,14 @@ static int mmu_invalidate_range_start(struct vms_mmu_notifier *mn,
 		}
 	}
 	vms_lock(&vm->mmu_lock);
-	vm->inv_count++;
+	if (vm->inv_count++ == 0 ||
+	    range->start < atomic_load_explicit(&vm->inv_lo, memory_order_relaxed))
+		atomic_store_explicit(&vm->inv_lo, range->start,
+				      memory_order_relaxed);
+	if (vm->inv_count == 1 ||
+	    range->end > atomic_load_explicit(&vm->inv_hi, memory_order_relaxed))
+		atomic_store_explicit(&vm->inv_hi, range->end,
+				      memory_order_relaxed);
 	unsigned i = 0;
 	while (i < VM_INV_RUNNING && vm->inv_running[i])
 		i++;
@@ -274,7 +290,10 @@ static void mmu_invalidate_range_end(struct vms_mmu_notifier *mn,
 	else
 		vm->inv_overflow--;
 	VMS_ASSERT(vm->inv_count > 0 && vm->inv_overflow >= 0);
-	vm->inv_count--;
+	if (--vm->inv_count == 0) {
+		atomic_store_explicit(&vm->inv_lo, 0, memory_order_relaxed);
+		atomic_store_explicit(&vm->inv_hi, 0, memory_order_relaxed);
+	}
 	vms_unlock(&vm->mmu_lock);
 }
 
@@ -380,11 +399,13 @@ static int fault_exit(struct vms_exit *exit, enum vms_exit_reason reason,
 	return error;
 }
 
+#define FAULT_PRECHECKS 4
+
 int mmu_fault(struct vms_vcpu *vcpu, uint64_t gfn, bool write,
 	      struct vms_exit *exit)
 {
 	struct vms_vm *vm = vcpu->vm;
-	unsigned spins = 0;
+	unsigned spins = 0, prechecks = 0;
 
 	for (;;) {
 		unsigned long seq = atomic_load_explicit(&vm->inv_seq,
@@ -413,6 +434,15 @@ int mmu_fault(struct vms_vcpu *vcpu, uint64_t gfn, bool write,
 					  hva, write);
 		}
 
+		/* A few times at most: the union of overlapping pairs may
+		 * stay wide while they keep coming. */
+		if (prechecks < FAULT_PRECHECKS && mmu_retry_unsafe(vm, hva)) {
+			vms_srcu_read_unlock(&vm->srcu, idx);
+			prechecks++;
+			vms_stat_add_local(&vcpu->st_prechecks, 1);
+			vms_backoff(&spins);
+			continue;
+		}
 		struct vms_page *page;
 		bool writable;
 		int r = mm_get_page(vm->mm, hva, write, &page, &writable);

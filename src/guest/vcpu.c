@@ -346,6 +346,7 @@ static void vcpu_free(struct vms_vcpu *v)
 	vms_stat_inc(&vm->st_tlb_misses, vms_stat_read(&v->st_tlb_misses));
 	vms_stat_inc(&vm->st_faults, vms_stat_read(&v->st_faults));
 	vms_stat_inc(&vm->st_retries, vms_stat_read(&v->st_retries));
+	vms_stat_inc(&vm->st_prechecks, vms_stat_read(&v->st_prechecks));
 	vms_stat_inc(&vm->st_exits, vms_stat_read(&v->st_exits));
 	vms_free(v);
 }
@@ -430,6 +431,7 @@ void vms_vm_stats(struct vms_vm *vm, struct vms_vm_stats *st)
 		.tlb_misses = vms_stat_read(&vm->st_tlb_misses),
 		.faults = vms_stat_read(&vm->st_faults),
 		.fault_retries = vms_stat_read(&vm->st_retries),
+		.fault_prechecks = vms_stat_read(&vm->st_prechecks),
 		.exits = vms_stat_read(&vm->st_exits),
 		.invalidations = vms_stat_read(&vm->st_invalidations),
 		.zapped = vms_stat_read(&vm->st_zapped),
@@ -448,6 +450,7 @@ void vms_vm_stats(struct vms_vm *vm, struct vms_vm_stats *st)
 		st->tlb_misses += vms_stat_read(&v->st_tlb_misses);
 		st->faults += vms_stat_read(&v->st_faults);
 		st->fault_retries += vms_stat_read(&v->st_retries);
+		st->fault_prechecks += vms_stat_read(&v->st_prechecks);
 		st->exits += vms_stat_read(&v->st_exits);
 	}
 	vms_srcu_read_unlock(&vm->srcu, idx);

@@ -53,7 +53,8 @@ struct vms_vcpu {
 	_Alignas(64) struct vms_guest_mode guest_mode;  /* its vms_guest_self */
 	bool tlb_used;
 	struct vms_exit exit;
-	_Atomic uint64_t st_tlb_misses, st_faults, st_retries, st_exits;
+	_Atomic uint64_t st_tlb_misses, st_faults, st_retries, st_prechecks,
+		st_exits;
 #ifdef VMS_DEBUG
 	struct vcpu_tlb_dbg tlb_dbg[VCPU_TLB_SIZE];
 #endif

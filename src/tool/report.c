@@ -28,6 +28,7 @@ static size_t totals(const struct run_result *r, struct total *t)
 	T("guest_writes", m->guest_writes);
 	T("shadow_faults", m->faults);
 	T("fault_retries", m->fault_retries);
+	T("fault_prechecks", m->fault_prechecks);
 	T("invalidations", m->invalidations);
 	T("sptes_zapped", m->zapped);
 	T("tlb_flushes", m->tlb_flushes);
