@@ -117,10 +117,12 @@ struct vms_phys {
 struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero);
 /* The same from @node only and without reclaim (migration targets). */
 struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node);
-/* From any node without reclaim, contents undefined: for a caller that
- * holds page locks (reclaim takes mms_lock, which nests outside them) and
- * can do without the frame, as read-ahead can.  Wakes kswapd. */
-struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node);
+/* From any node without reclaim, contents undefined unless @zero: for a
+ * caller that holds page locks (reclaim takes mms_lock, which nests
+ * outside them) and can do without the frame, as read-ahead can, or can
+ * wait for one elsewhere, as a fault without mmap_lock.  Wakes kswapd. */
+struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node,
+				   bool zero);
 void page_get(struct vms_page *page);
 /* A reference unless the page is already on its way to the free list. */
 bool page_get_unless_zero(struct vms_page *page);

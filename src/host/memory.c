@@ -20,6 +20,7 @@ static void drop_swapcache(struct vms_phys *phys, struct vms_page *page)
 	swapcache_put_unused(phys->swap, page, 1, false); /* the PTE's */
 	unlock_page(page);
 }
+
 /* For the debug build's early_free mutant this runs before the
  * secondaries heard. */
 void mm_clear_range(struct vms_mm *mm, uint64_t start, uint64_t end)
@@ -68,6 +69,7 @@ void mm_clear_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 		start = stop;
 	}
 }
+
 static int clear_piece(struct vms_mm *mm, struct mm_vma *vma, uint64_t start,
 		       uint64_t end, void *arg)
 {
@@ -76,6 +78,7 @@ static int clear_piece(struct vms_mm *mm, struct mm_vma *vma, uint64_t start,
 	mm_clear_range(mm, start, end);
 	return 0;
 }
+
 /* The early_free mutant's zap: the pages go before the pair starts. */
 static bool mutant_early_free(struct vms_mm *mm, uint64_t start, uint64_t end,
 			      enum vms_mmu_event event)
@@ -88,6 +91,7 @@ static bool mutant_early_free(struct vms_mm *mm, uint64_t start, uint64_t end,
 	mm_invalidate_end(&inv);
 	return true;
 }
+
 void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 		  enum vms_mmu_event event)
 {
@@ -101,6 +105,7 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
 	mm_walk_vmas(mm, start, end, clear_piece, NULL);
 	mm_invalidate_end(&inv);
 }
+
 /* Finds or makes the page of @hva and takes a reference: maps a zeroed
  * frame, reads a swapped page back, waits out a migration.  mmap_lock
  * held (read); the VMA allows the access.  With @may_retry, a wait for
@@ -108,7 +113,8 @@ void mm_zap_range(struct vms_mm *mm, uint64_t start, uint64_t end,
  * dropped and taken again, so the VMA must be looked up anew, and *@out
  * holds the page waited for, referenced, so the next try finds it. */
 static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
-			   bool may_retry, struct vms_page **out)
+			   bool may_retry, struct vms_page **spare,
+			   struct vms_page **out)
 {
 	mmap_assert_locked(mm);
 	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, hva)];
@@ -149,7 +155,21 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			return 0;
 		}
 
-		page = phys_alloc(mm->phys, mm->alloc_node, true);
+		/* A frame that needs reclaim, and so may wait for swap
+		 * writes, is had without mmap_lock, and the fault starts
+		 * over with it as its spare. */
+		page = *spare ? *spare
+			      : phys_alloc_nowait(mm->phys, mm->alloc_node, true);
+		*spare = NULL;
+		if (!page && may_retry) {
+			mmap_read_unlock(mm);
+			*spare = phys_alloc(mm->phys, mm->alloc_node, true);
+			mmap_read_lock(mm);
+			*out = NULL;
+			return *spare ? MM_FAULT_RETRY : -ENOMEM;
+		}
+		if (!page)
+			page = phys_alloc(mm->phys, mm->alloc_node, true);
 		if (!page)
 			return -ENOMEM;
 		vms_lock(ptl);
@@ -176,16 +196,19 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 		return 0;
 	}
 }
+
 /*
- * A fault that must wait for swap I/O does so without mmap_lock and then
- * starts over (as Linux's FAULT_FLAG_ALLOW_RETRY), so that mapping calls,
- * which take it for writing, never wait behind a disk.  Only the first
- * try may drop it: the second, finding its page in the swap cache, ends.
+ * A fault that must wait for swap I/O, or for reclaim to free it a frame,
+ * does so without mmap_lock and then starts over (as Linux's
+ * FAULT_FLAG_ALLOW_RETRY), so that mapping calls, which take it for
+ * writing, never wait behind a disk.  Only the first swap wait may drop
+ * it: the next try, finding its page in the swap cache, ends; a frame had
+ * without the lock is the next try's (its spare).
  */
 int mm_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 		struct vms_page **page, bool *writable)
 {
-	struct vms_page *waited = NULL;
+	struct vms_page *waited = NULL, *spare = NULL;
 	struct mm_vma *vma;
 	int r;
 
@@ -201,18 +224,22 @@ int mm_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 			r = -EACCES;
 		else
 			r = mm_fault_locked(mm, hva & ~(PAGE_SIZE - 1), write,
-					    !waited, page);
+					    !waited, &spare, page);
 		if (r != MM_FAULT_RETRY)
 			break;
-		waited = *page;
+		if (*page)
+			waited = *page;
 	}
 	if (!r && writable)
 		*writable = vma->prot & VMS_PROT_WRITE;
 	mmap_read_unlock(mm);
 	if (waited)
 		page_put(waited);
+	if (spare)
+		page_put(spare);        /* the PTE was filled meanwhile */
 	return r;
 }
+
 int vms_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 		 struct vms_page **page)
 {
@@ -221,6 +248,7 @@ int vms_get_page(struct vms_mm *mm, uint64_t hva, bool write,
 		return -EINVAL;
 	return mm_get_page(mm, hva, write, page, NULL);
 }
+
 static int mm_copy(struct vms_mm *mm, uint64_t hva, void *buf, size_t len,
 		   bool write)
 {
@@ -248,11 +276,13 @@ static int mm_copy(struct vms_mm *mm, uint64_t hva, void *buf, size_t len,
 	}
 	return 0;
 }
+
 int vms_mm_read(struct vms_mm *mm, uint64_t hva, void *buf, size_t len)
 {
 	VMS_HOST_CALL();
 	return mm_copy(mm, hva, buf, len, false);
 }
+
 int vms_mm_write(struct vms_mm *mm, uint64_t hva, const void *buf,
 		 size_t len)
 {

@@ -45,6 +45,7 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 	*out = mm;
 	return 0;
 }
+
 void vms_mm_destroy(struct vms_mm *mm)
 {
 	VMS_HOST_CALL();
@@ -67,6 +68,7 @@ void vms_mm_destroy(struct vms_mm *mm)
 	vms_free(mm->vmas);
 	vms_free(mm);
 }
+
 void vms_mm_stats(struct vms_mm *mm, struct vms_mm_stats *st)
 {
 	st->pgfault = vms_stat_read(&mm->st_pgfault);

@@ -26,6 +26,7 @@ static size_t vma_index(struct vms_mm *mm, uint64_t addr)
 	}
 	return lo;
 }
+
 /* The expensive tier: the VMA list is what its comment says, sorted,
  * disjoint, inside the address space and merged. */
 static void vma_check_locked(struct vms_mm *mm)
@@ -46,6 +47,7 @@ static void vma_check_locked(struct vms_mm *mm)
 	VMS_ASSERT(mm->nr_vmas <= mm->cap_vmas);
 	vms_expensive_count();
 }
+
 struct mm_vma *mm_find_vma(struct vms_mm *mm, uint64_t hva)
 {
 	size_t i = vma_index(mm, hva);
@@ -55,6 +57,7 @@ struct mm_vma *mm_find_vma(struct vms_mm *mm, uint64_t hva)
 		return &mm->vmas[i];
 	return NULL;
 }
+
 static int vma_reserve(struct vms_mm *mm, size_t extra)
 {
 	if (mm->nr_vmas + extra <= mm->cap_vmas)
@@ -69,6 +72,7 @@ static int vma_reserve(struct vms_mm *mm, size_t extra)
 	mm->cap_vmas = cap;
 	return 0;
 }
+
 static void vma_insert_at(struct vms_mm *mm, size_t i, struct mm_vma v)
 {
 	memmove(&mm->vmas[i + 1], &mm->vmas[i],
@@ -76,12 +80,14 @@ static void vma_insert_at(struct vms_mm *mm, size_t i, struct mm_vma v)
 	mm->vmas[i] = v;
 	mm->nr_vmas++;
 }
+
 static void vma_delete(struct vms_mm *mm, size_t i, size_t n)
 {
 	memmove(&mm->vmas[i], &mm->vmas[i + n],
 		(mm->nr_vmas - i - n) * sizeof(mm->vmas[0]));
 	mm->nr_vmas -= n;
 }
+
 /* Makes @addr a VMA boundary.  Needs one free slot (vma_reserve). */
 static void vma_split(struct vms_mm *mm, uint64_t addr)
 {
@@ -95,6 +101,7 @@ static void vma_split(struct vms_mm *mm, uint64_t addr)
 		vma_insert_at(mm, i + 1, tail);
 	}
 }
+
 /* Joins neighbours that touch and have the same rights. */
 static void vma_merge(struct vms_mm *mm)
 {
@@ -109,6 +116,7 @@ static void vma_merge(struct vms_mm *mm)
 	}
 	mm->nr_vmas = w;
 }
+
 static int vma_remove_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 {
 	if (vma_reserve(mm, 2))
@@ -121,6 +129,7 @@ static int vma_remove_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 	vma_delete(mm, i, j - i);
 	return 0;
 }
+
 /* [start, end) must be a hole. */
 static int vma_insert(struct vms_mm *mm, uint64_t start, uint64_t end,
 		      int prot)
@@ -132,12 +141,14 @@ static int vma_insert(struct vms_mm *mm, uint64_t start, uint64_t end,
 	vma_merge(mm);
 	return 0;
 }
+
 bool mm_range_has_vma(struct vms_mm *mm, uint64_t start, uint64_t end)
 {
 	size_t i = vma_index(mm, start);
 
 	return i < mm->nr_vmas && mm->vmas[i].start < end;
 }
+
 int mm_walk_vmas(struct vms_mm *mm, uint64_t start, uint64_t end,
 		 int (*fn)(struct vms_mm *mm, struct mm_vma *vma,
 			   uint64_t start, uint64_t end, void *arg),
@@ -163,6 +174,7 @@ int mm_walk_vmas(struct vms_mm *mm, uint64_t start, uint64_t end,
 	}
 	return hole || at < end ? -ENOMEM : 0;
 }
+
 int mm_check_range(struct vms_mm *mm, uint64_t addr, size_t len,
 		   uint64_t *end)
 {
@@ -183,6 +195,7 @@ static bool prot_valid(int prot)
 {
 	return !(prot & ~(VMS_PROT_READ | VMS_PROT_WRITE));
 }
+
 /* First hole of @len at or above @from, or 0. */
 static uint64_t mm_find_hole(struct vms_mm *mm, uint64_t from, uint64_t len)
 {
@@ -198,6 +211,7 @@ static uint64_t mm_find_hole(struct vms_mm *mm, uint64_t from, uint64_t len)
 	}
 	return 0;
 }
+
 int vms_mmap(struct vms_mm *mm, uint64_t hint, size_t len, int prot,
 	     int flags, uint64_t *addr)
 {
@@ -264,6 +278,7 @@ out:
 	mmap_write_unlock(mm);
 	return r;
 }
+
 int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len)
 {
 	VMS_HOST_CALL();
@@ -282,6 +297,7 @@ int vms_munmap(struct vms_mm *mm, uint64_t addr, size_t len)
 	mmap_write_unlock(mm);
 	return r;
 }
+
 static int takes_right_away(struct vms_mm *mm, struct mm_vma *vma,
 			    uint64_t start, uint64_t end, void *arg)
 {
@@ -290,6 +306,7 @@ static int takes_right_away(struct vms_mm *mm, struct mm_vma *vma,
 	(void)end;
 	return (vma->prot & ~*(int *)arg) ? 1 : 0;
 }
+
 int vms_mprotect(struct vms_mm *mm, uint64_t addr, size_t len, int prot)
 {
 	VMS_HOST_CALL();
@@ -332,6 +349,7 @@ out:
 	mmap_write_unlock(mm);
 	return r;
 }
+
 /* Moves the PTEs of [from, from+len) to [to, to+len), which is empty. */
 static void mm_move_ptes(struct vms_mm *mm, uint64_t from, uint64_t to,
 			 uint64_t len)
@@ -362,6 +380,7 @@ static void mm_move_ptes(struct vms_mm *mm, uint64_t from, uint64_t to,
 		vms_unlock(a);
 	}
 }
+
 int vms_mremap(struct vms_mm *mm, uint64_t old_addr, size_t old_len,
 	       size_t new_len, int flags, uint64_t new_addr, uint64_t *addr)
 {

@@ -299,7 +299,8 @@ static struct vms_page *alloc_prep(struct vms_phys *phys, struct vms_page *p,
 	return page_prep(phys, p, zero);
 }
 
-struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node)
+struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node,
+				   bool zero)
 {
 	struct vms_page *p = vms_fault(VMS_FAULT_FRAME)
 		? NULL : any_node_alloc(phys, node);
@@ -308,7 +309,7 @@ struct vms_page *phys_alloc_nowait(struct vms_phys *phys, unsigned node)
 		kswapd_wake(phys);
 		return NULL;
 	}
-	return alloc_prep(phys, p, false);
+	return alloc_prep(phys, p, zero);
 }
 
 struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero)

@@ -459,7 +459,7 @@ static struct vms_page *swapin_prepare(struct vms_mm *mm, uint64_t slot,
 {
 	struct vms_page *page =
 		reclaim ? phys_alloc(mm->phys, mm->alloc_node, false)
-			: phys_alloc_nowait(mm->phys, mm->alloc_node);
+			: phys_alloc_nowait(mm->phys, mm->alloc_node, false);
 
 	if (!page) {
 		*nomem = true;

@@ -129,7 +129,7 @@ static uint8_t *frame_get(struct zswap *z)
 {
 	if (!z->phys)
 		return vms_aligned_alloc(PAGE_SIZE, PAGE_SIZE);
-	struct vms_page *page = phys_alloc_nowait(z->phys, 0);
+	struct vms_page *page = phys_alloc_nowait(z->phys, 0, false);
 
 	return page ? pfn_to_addr(z->phys, page_to_pfn(z->phys, page)) : NULL;
 }

@@ -73,6 +73,11 @@ struct figure figures[NR_FIGURES] = {
 	[F_ZIPF_TIER] = { .name = "zipf 25%, tier", .unit = "ops/s",
 		.anchor = "zipf 25%'s: the same loop in a memory cgroup of 25%, "
 			  "kernel swap" },
+	[F_MPROTECT_P50] = { .name = "mprotect under load", .unit = "us p50",
+		.anchor = "the same call in a host process whose 2 threads fault "
+			  "over kernel swap (memory cgroup of 25%)" },
+	[F_MPROTECT_P99] = { .name = "mprotect under load", .unit = "us p99",
+		.anchor = "the same, its 99th percentile" },
 	[F_ZIPF_TIER_KZSWAP] = { .name = "zipf 25%, tier v zswap",
 		.unit = "ops/s",
 		.anchor = "the same loop in a memory cgroup of 25%, kernel swap "
@@ -244,6 +249,27 @@ static int zipf_rep(const struct bench_cfg *cfg, struct vms_phys *full,
 		figures[F_ZIPF_QUARTER].theirs.skip = kskip;
 	else if (kernel_zipf(cfg, k, false, &rate))
 		add(&figures[F_ZIPF_QUARTER].theirs, rate);
+	return 0;
+}
+
+/* mprotect's latency while 2 vCPUs fault over swap, and the kernel's. */
+static int latency_rep(const struct bench_cfg *cfg, struct vms_phys *quarter,
+		       const struct kswap *k, const char *kskip)
+{
+	double ours[2], theirs[2];
+	int r = vms_mprotect_latency(quarter, cfg->pages, cfg->seed, ours);
+
+	if (r)
+		return r;
+	add(&figures[F_MPROTECT_P50].ours, ours[0]);
+	add(&figures[F_MPROTECT_P99].ours, ours[1]);
+	if (kskip) {
+		figures[F_MPROTECT_P50].theirs.skip = kskip;
+		figures[F_MPROTECT_P99].theirs.skip = kskip;
+	} else if (kernel_mprotect_latency(cfg, k, theirs)) {
+		add(&figures[F_MPROTECT_P50].theirs, theirs[0]);
+		add(&figures[F_MPROTECT_P99].theirs, theirs[1]);
+	}
 	return 0;
 }
 
@@ -481,6 +507,7 @@ int cmd_bench(int argc, char **argv)
 		if (!err)
 			err = guest_bench_rep(&cfg);
 		err = err ? err : zipf_rep(&cfg, full, quarter, &k, kskip);
+		err = err ? err : latency_rep(&cfg, quarter, &k, kskip);
 		if (!err)
 			err = tier_bench_rep(tiers, &cfg, &k, kskip, order);
 		if (!kskip)

@@ -34,7 +34,8 @@ enum {
 	F_FIRST_TOUCH, F_INVALIDATE, F_METADATA, F_FAULT_SCALE, F_ACCESS_SCALE,
 	F_ZIPF_FULL, F_ZIPF_QUARTER, F_KVM_FAULT, F_KVM_SEQ, F_KVM_RAND,
 	F_KVM_REEVICT, F_KVM_ZIPF, F_ZSWAP_REFAULT, F_ZSWAP_RATIO, F_REDIS_OUT,
-	F_REDIS_IN, F_ZIPF_TIER, F_ZIPF_TIER_KZSWAP, NR_FIGURES
+	F_REDIS_IN, F_ZIPF_TIER, F_ZIPF_TIER_KZSWAP, F_MPROTECT_P50,
+	F_MPROTECT_P99, NR_FIGURES
 };
 
 extern struct figure figures[NR_FIGURES];
@@ -107,6 +108,14 @@ long bench_meminfo_kb(const char *key);
  * compressed tier keeps in memory. */
 enum { BENCH_MIXED = 1, BENCH_COMPRESSIBLE };
 void bench_fill(void *page, uint64_t i, int content);
+
+/* mprotect of an untouched page while 2 vCPUs (bench_latency.c), or 2
+ * threads of a host process in @k's cgroup, fault over swap on a quarter
+ * of the bench's pages: p50 and p99 in microseconds into @out. */
+int vms_mprotect_latency(struct vms_phys *phys, uint64_t pages, uint64_t seed,
+			 double out[2]);
+bool kernel_mprotect_latency(const struct bench_cfg *cfg,
+			     const struct kswap *k, double out[2]);
 
 /* The tiers' figures (bench_tier.c): vmsync's compressed tier next to the
  * kernel's zswap (enabled for its anchors only, then set back), its Redis
