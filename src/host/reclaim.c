@@ -8,7 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+/* Pages a reclaim round isolates from an LRU tail; what madvise PAGEOUT
+ * and COLD hand on at once, as many as one swap I/O takes (fewer, larger
+ * writes); the largest batch either makes. */
 #define RECLAIM_BATCH 32
+#define PAGEOUT_BATCH 64
+#define RECLAIM_MAX 64
 
 /* ---- LRU lists ---- */
 
@@ -207,11 +212,11 @@ static void for_each_mm_run(struct vms_page **pages, size_t n,
 				       uint64_t *hvas, size_t k, void *arg),
 			    void *arg)
 {
-	struct rmap_snap snap[RECLAIM_BATCH];
-	struct vms_page *run[RECLAIM_BATCH];
-	uint64_t hvas[RECLAIM_BATCH];
+	struct rmap_snap snap[RECLAIM_MAX];
+	struct vms_page *run[RECLAIM_MAX];
+	uint64_t hvas[RECLAIM_MAX];
 
-	VMS_ASSERT(n <= RECLAIM_BATCH);
+	VMS_ASSERT(n <= RECLAIM_MAX);
 	for (size_t i = 0; i < n; i++)
 		snap[i] = (struct rmap_snap){ pages[i], pages[i]->mm,
 					      pages[i]->hva };
@@ -248,7 +253,7 @@ static void clear_young_run(struct vms_mm *mm, struct vms_page **run,
 
 static void shrink_active(struct vms_phys *phys, struct phys_node *n)
 {
-	struct vms_page *pages[RECLAIM_BATCH];
+	struct vms_page *pages[RECLAIM_MAX];
 	size_t k = lru_isolate_tail(n, true, pages, RECLAIM_BATCH);
 	enum mm_young how = MM_CLEAR_FLUSH_YOUNG;
 
@@ -369,8 +374,8 @@ static void evict_run(struct vms_mm *mm, struct vms_page **run,
 		      uint64_t *hvas, size_t k, void *arg)
 {
 	struct evict_ctx *c = arg;
-	enum evict_action act[RECLAIM_BATCH];
-	struct vms_swap_io io[RECLAIM_BATCH];
+	enum evict_action act[RECLAIM_MAX];
+	struct vms_swap_io io[RECLAIM_MAX];
 	size_t nio = 0;
 
 	if (!mm) {
@@ -456,7 +461,7 @@ static void evict_run(struct vms_mm *mm, struct vms_page **run,
 static void evict(struct evict_ctx *c, struct vms_page **pages, size_t n,
 		  bool check_referenced)
 {
-	struct vms_page *victims[RECLAIM_BATCH];
+	struct vms_page *victims[RECLAIM_MAX];
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -484,7 +489,7 @@ static uint64_t shrink_node(struct vms_phys *phys, struct phys_node *n,
 			    uint64_t nr, bool *stuck)
 {
 	struct evict_ctx c = { .phys = phys };
-	struct vms_page *pages[RECLAIM_BATCH];
+	struct vms_page *pages[RECLAIM_MAX];
 
 	for (int rounds = 0; c.freed < nr && rounds < 64; rounds++) {
 		vms_lock(&n->lru_lock);
@@ -532,7 +537,7 @@ static void for_each_range_batch(struct vms_mm *mm, uint64_t start,
 				 void (*fn)(struct vms_phys *phys,
 					    struct vms_page **pages, size_t n))
 {
-	struct vms_page *pages[RECLAIM_BATCH];
+	struct vms_page *pages[RECLAIM_MAX];
 	size_t n = 0;
 
 	mmap_assert_locked(mm);
@@ -546,7 +551,7 @@ static void for_each_range_batch(struct vms_mm *mm, uint64_t start,
 		if (!lru_isolate(p))
 			continue;
 		pages[n++] = p;
-		if (n == RECLAIM_BATCH) {
+		if (n == PAGEOUT_BATCH) {
 			fn(mm->phys, pages, n);
 			n = 0;
 		}
@@ -592,7 +597,7 @@ void deactivate_range(struct vms_mm *mm, uint64_t start, uint64_t end)
 /* Moves recently used pages of node @from to node 0 while it has room. */
 static void promote(struct vms_phys *phys, struct phys_node *from)
 {
-	struct vms_page *pages[RECLAIM_BATCH];
+	struct vms_page *pages[RECLAIM_MAX];
 	struct phys_node *top = &phys->nodes[0];
 	size_t k = lru_isolate_tail(from, true, pages, RECLAIM_BATCH);
 
