@@ -115,7 +115,7 @@ expect 2 "bench stray" -- bench now
 # The bench's smoke run: every row there, nothing asserted of its speed.
 btmp=$(mktemp -d)
 expect 0 "bench quick" -- bench --quick --reps 1 --json "$btmp/b.json"
-python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d["figures"]) == 25, d' "$btmp/b.json" ||
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d["figures"]) == 27, d' "$btmp/b.json" ||
 	{ echo "FAIL: bench JSON lacks figures"; fail=$((fail + 1)); }
 rm -rf "$btmp"
 for row in "swap-out" "swap-in, sequential" "swap-in, random" "migration" \
@@ -125,7 +125,8 @@ for row in "swap-out" "swap-in, sequential" "swap-in, random" "migration" \
 	   "kvm refault, seq" "kvm refault, random" "kvm re-evict, read" \
 	   "kvm zipf, 25%" "zswap tier refault" "zswap tier ratio" \
 	   "redis tier, swap-out" "redis tier, swap-in" "zipf 25%, tier" \
-	   "zipf 25%, tier v zswap" "mprotect under load"; do
+	   "zipf 25%, tier v zswap" "mprotect under load" \
+	   "swap-in random, 2 vCPU" "swap-in random, 2 thr"; do
 	grep -q "^$row " <<<"$LAST" || { echo "FAIL: bench lacks row '$row'"; fail=$((fail + 1)); }
 done
 # The man page documents every option the commands' help lists.

@@ -78,6 +78,12 @@ struct figure figures[NR_FIGURES] = {
 			  "over kernel swap (memory cgroup of 25%)" },
 	[F_MPROTECT_P99] = { .name = "mprotect under load", .unit = "us p99",
 		.anchor = "the same, its 99th percentile" },
+	[F_SWAPIN_SCALE] = { .name = "swap-in random, 2 vCPU", .unit = "pages/s",
+		.anchor = "vmsync's own, with 1 vCPU" },
+	[F_SWAPIN_KERNEL2] = { .name = "swap-in random, 2 thr",
+		.unit = "pages/s",
+		.anchor = "the kernel's swap-in by 2 threads from the same disk, "
+			  "swap cache dropped" },
 	[F_ZIPF_TIER_KZSWAP] = { .name = "zipf 25%, tier v zswap",
 		.unit = "ops/s",
 		.anchor = "the same loop in a memory cgroup of 25%, kernel swap "
@@ -249,6 +255,29 @@ static int zipf_rep(const struct bench_cfg *cfg, struct vms_phys *full,
 		figures[F_ZIPF_QUARTER].theirs.skip = kskip;
 	else if (kernel_zipf(cfg, k, false, &rate))
 		add(&figures[F_ZIPF_QUARTER].theirs, rate);
+	return 0;
+}
+
+/* Random swap-in by 1 and 2 vCPUs, and by 2 threads over kernel swap. */
+static int swapin_scale_rep(const struct bench_cfg *cfg, struct vms_phys *phys,
+			    const struct kswap *k, const char *kskip,
+			    const uint64_t *order)
+{
+	double one, two, theirs;
+	int r = vms_swapin_vcpus(phys, cfg->pages, order, 1, &one);
+
+	if (r || (r = vms_swapin_vcpus(phys, cfg->pages, order, 2, &two)))
+		return r;
+	add(&figures[F_SWAPIN_SCALE].theirs, one);
+	add(&figures[F_SWAPIN_SCALE].ours, two);
+	add(&figures[F_SWAPIN_KERNEL2].ours, two);
+	if (kskip)
+		figures[F_SWAPIN_KERNEL2].theirs.skip = kskip;
+	else if (kernel_swapin2(cfg, k, order, &theirs))
+		add(&figures[F_SWAPIN_KERNEL2].theirs, theirs);
+	else
+		figures[F_SWAPIN_KERNEL2].theirs.skip =
+			"the measuring child failed or read too little from disk";
 	return 0;
 }
 
@@ -508,6 +537,8 @@ int cmd_bench(int argc, char **argv)
 			err = guest_bench_rep(&cfg);
 		err = err ? err : zipf_rep(&cfg, full, quarter, &k, kskip);
 		err = err ? err : latency_rep(&cfg, quarter, &k, kskip);
+		err = err ? err : swapin_scale_rep(&cfg, swap_phys, &k, kskip,
+						   order);
 		if (!err)
 			err = tier_bench_rep(tiers, &cfg, &k, kskip, order);
 		if (!kskip)

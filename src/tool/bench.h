@@ -35,7 +35,7 @@ enum {
 	F_ZIPF_FULL, F_ZIPF_QUARTER, F_KVM_FAULT, F_KVM_SEQ, F_KVM_RAND,
 	F_KVM_REEVICT, F_KVM_ZIPF, F_ZSWAP_REFAULT, F_ZSWAP_RATIO, F_REDIS_OUT,
 	F_REDIS_IN, F_ZIPF_TIER, F_ZIPF_TIER_KZSWAP, F_MPROTECT_P50,
-	F_MPROTECT_P99, NR_FIGURES
+	F_MPROTECT_P99, F_SWAPIN_SCALE, F_SWAPIN_KERNEL2, NR_FIGURES
 };
 
 extern struct figure figures[NR_FIGURES];
@@ -108,6 +108,14 @@ long bench_meminfo_kb(const char *key);
  * compressed tier keeps in memory. */
 enum { BENCH_MIXED = 1, BENCH_COMPRESSIBLE };
 void bench_fill(void *page, uint64_t i, int content);
+
+/* Random swap-in of the bench's pages, paged out, by @nv vCPUs (1, 2)
+ * splitting @order over a VM on @phys (with swap); pages/s. */
+int vms_swapin_vcpus(struct vms_phys *phys, uint64_t pages,
+		     const uint64_t *order, unsigned nv, double *rate);
+/* The same by 2 threads of a child in @k's cgroup, over kernel swap. */
+bool kernel_swapin2(const struct bench_cfg *cfg, const struct kswap *k,
+		    const uint64_t *order, double *rate);
 
 /* mprotect of an untouched page while 2 vCPUs (bench_latency.c), or 2
  * threads of a host process in @k's cgroup, fault over swap on a quarter

@@ -307,6 +307,73 @@ int vms_zipf_rep(struct vms_phys *phys, uint64_t pages, uint64_t seed,
 	return r;
 }
 
+/* ---- random swap-in by 1 and 2 vCPUs ---- */
+
+struct swapin_job {
+	const uint64_t *order;
+	uint64_t n;
+	int err;
+};
+
+static int guest_swapin(struct vms_vcpu *v, void *arg)
+{
+	struct swapin_job *j = arg;
+	uint64_t x;
+
+	for (uint64_t i = 0; i < j->n && !j->err; i++)
+		j->err = vms_guest_read64(v, j->order[i] * PAGE, &x);
+	return 0;
+}
+
+int vms_swapin_vcpus(struct vms_phys *phys, uint64_t pages,
+		     const uint64_t *order, unsigned nv, double *rate)
+{
+	struct vms_vm_config vc = { .max_gpa = pages * PAGE };
+	struct swapin_job j[2];
+	struct vms_vcpu *v[2];
+	struct vms_phys_stats a, b;
+	struct vms_vm *vm = NULL;
+	struct vms_mm *mm;
+	unsigned started = 0;
+	uint64_t hva;
+	int r;
+
+	if (nv < 1 || nv > 2 || (r = vms_mm_create(phys, NULL, &mm)))
+		return nv < 1 || nv > 2 ? -EINVAL : r;
+	r = vms_mmap(mm, 0, pages * PAGE, VMS_PROT_READ | VMS_PROT_WRITE,
+		     VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva);
+	for (uint64_t i = 0; !r && i < pages; i++)
+		r = vms_mm_write(mm, hva + i * PAGE, &i, sizeof(i));
+	if (!r)
+		r = vms_madvise(mm, hva, pages * PAGE, VMS_MADV_PAGEOUT);
+	if (!r)
+		r = vms_vm_create(mm, &vc, &vm);
+	if (!r)
+		r = vms_vm_set_memslot(vm, &(struct vms_memslot){
+			.memory_size = pages * PAGE, .userspace_addr = hva });
+	vms_phys_stats(phys, &a);
+	double t = now_s();
+	for (; !r && started < nv; started++) {
+		uint64_t share = pages / nv;
+
+		j[started] = (struct swapin_job){
+			.order = order + started * share,
+			.n = started + 1 < nv ? share : pages - started * share };
+		r = vms_vcpu_start(vm, guest_swapin, &j[started], &v[started]);
+	}
+	for (unsigned i = 0; i < started; i++) {
+		vms_vcpu_join(v[i], NULL);
+		r = r ? r : j[i].err;
+	}
+	*rate = pages / (now_s() - t);
+	vms_phys_stats(phys, &b);
+	if (!r && b.pswpin - a.pswpin < pages)
+		r = -EIO;               /* not all from swap: a wrong figure */
+	vms_vm_destroy(vm);
+	vms_mm_destroy(mm);
+	return r;
+}
+
 int guest_bench_rep(const struct bench_cfg *cfg)
 {
 	uint64_t n = cfg->pages;

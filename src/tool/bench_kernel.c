@@ -351,3 +351,60 @@ bool kernel_zipf(const struct bench_cfg *cfg, const struct kswap *k,
 	return !bench_child(kernel_zipf_child, cfg, k->cg, &count_pool, rate,
 			    sizeof(*rate));
 }
+
+/* Random swap-in by 2 threads of a child, each half of @order. */
+struct kreader {
+	uint8_t *buf;
+	const uint64_t *order;
+	uint64_t n;
+};
+
+static void *kernel_swapin_thread(void *arg)
+{
+	struct kreader *r = arg;
+	volatile uint8_t sink = 0;
+
+	for (uint64_t i = 0; i < r->n; i++)
+		sink += r->buf[r->order[i] * PAGE];
+	(void)sink;
+	return NULL;
+}
+
+static int kernel_swapin2_child(const struct bench_cfg *cfg, const char *cg,
+				const void *arg, int fd)
+{
+	const uint64_t *order = arg;
+	uint64_t n = cfg->pages;
+	struct kreader r[2];
+	pthread_t th[2];
+	double rate;
+
+	uint8_t *buf = child_join_and_fill(cg, n, 0, 0);
+	if (!buf || madvise(buf, n * PAGE, MADV_PAGEOUT))
+		return 1;
+	while (bench_vmstat("nr_writeback") > 0)
+		usleep(100);
+	if (bench_drop_swap_cache(cg))
+		return 1;
+	long maj = major_faults();
+	double t = now_s();
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct kreader){ buf, order + i * (n / 2),
+					 i ? n - n / 2 : n / 2 };
+		if (pthread_create(&th[i], NULL, kernel_swapin_thread, &r[i]))
+			return 1;
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	rate = n / (now_s() - t);
+	if (major_faults() - maj < (long)n / 4)
+		return 3;
+	return write(fd, &rate, sizeof(rate)) == sizeof(rate) ? 0 : 1;
+}
+
+bool kernel_swapin2(const struct bench_cfg *cfg, const struct kswap *k,
+		    const uint64_t *order, double *rate)
+{
+	return !bench_child(kernel_swapin2_child, cfg, k->cg, order, rate,
+			    sizeof(*rate));
+}
