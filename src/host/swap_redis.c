@@ -387,9 +387,11 @@ static void node_batch(struct swap_redis *r, unsigned n, struct rs_item **it,
 				 REDIS_OK;
 			writes = true;
 		}
-		/* Sent as it is made, a few at a time: the server works
-		 * on the first while the rest are made. */
-		if (!failed && i % RS_SEND_EVERY == RS_SEND_EVERY - 1)
+		/* Pages sent as they are made, a few at a time: the server
+		 * stores the first while the rest are made.  (GETs are a
+		 * few bytes: they go at once.) */
+		if (!failed && x->op == RS_SET &&
+		    i % RS_SEND_EVERY == RS_SEND_EVERY - 1)
 			failed = !conn_send(c);
 	}
 	if (!failed && writes && r->replicas)
