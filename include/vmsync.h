@@ -465,9 +465,9 @@ void vms_phys_drop_caches(struct vms_phys *phys);
 /* ------------------------------------------------------------------ */
 /* Migration and tiering.                                              */
 
-/* Moves the resident pages of [addr, addr+len) to @node: new frame,
- * invalidate, copy, repoint.  Accessors meanwhile wait and then see the
- * data.  *@moved (may be NULL) gets how many moved; pages busy elsewhere
+/* Moves the resident pages of [addr, addr+len) to @node, up to 64 at a
+ * time: new frames, one invalidation for the batch, copy, repoint.
+ * Accessors meanwhile wait and then see the data.  *@moved (may be NULL) gets how many moved; pages busy elsewhere
  * (held by get_page, under I/O) stay.  -EINVAL for a bad node or range,
  * -ENOMEM when the node has no frame left (the pages moved so far stay
  * moved). */

@@ -60,8 +60,14 @@ static void test_move_and_back(void)
 				      &v, 8));
 	}
 	CHECK_EQ(node_of(mm, hva, 512), 0);
+	struct vms_mm_stats a, b;
+	vms_mm_stats(mm, &a);
 	CHECK_OK(vms_migrate(mm, hva, PAGES * VMS_PAGE_SIZE, 1, &moved));
 	CHECK_EQ(moved, PAGES);
+	/* Batched: one invalidation per 64 pages, not one per page. */
+	vms_mm_stats(mm, &b);
+	CHECK_EQ(b.invalidate_start - a.invalidate_start, PAGES / 64);
+	CHECK_EQ(b.invalidate_end - a.invalidate_end, PAGES / 64);
 	for (uint64_t i = 0; i < PAGES; i++) {
 		CHECK_EQ(node_of(mm, hva + i * VMS_PAGE_SIZE, 512), 1);
 		CHECK_OK(vms_mm_read(mm, hva + i * VMS_PAGE_SIZE + 8 * (i % 512),
@@ -74,6 +80,8 @@ static void test_move_and_back(void)
 	/* A page held by get_page stays where it is. */
 	struct vms_page *held;
 	CHECK_OK(vms_get_page(mm, hva, false, &held));
+	CHECK_OK(vms_migrate(mm, hva, VMS_PAGE_SIZE, 0, &moved));
+	CHECK_EQ(moved, 0);             /* a batch of one that stays */
 	CHECK_OK(vms_migrate(mm, hva, PAGES * VMS_PAGE_SIZE, 0, &moved));
 	CHECK_EQ(moved, PAGES - 1);
 	CHECK_EQ(vms_page_pfn(held) >= 512, 1);

@@ -117,6 +117,9 @@ struct vms_phys {
 struct vms_page *phys_alloc(struct vms_phys *phys, unsigned node, bool zero);
 /* The same from @node only and without reclaim (migration targets). */
 struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node);
+/* Up to @n of them at once, under one lock: how many were had. */
+size_t phys_alloc_node_many(struct vms_phys *phys, unsigned node,
+			    struct vms_page **out, size_t n);
 /* From any node without reclaim, contents undefined unless @zero: for a
  * caller that holds page locks (reclaim takes mms_lock, which nests
  * outside them) and can do without the frame, as read-ahead can, or can
@@ -128,6 +131,9 @@ void page_get(struct vms_page *page);
 bool page_get_unless_zero(struct vms_page *page);
 /* Drops a reference; the last one frees the frame. */
 void page_put(struct vms_page *page);
+/* page_put of @n pages; the freed frames go back to their lists under one
+ * lock per run of pages of a node. */
+void page_put_many(struct vms_page **pages, size_t n);
 
 /* PG_locked: a bit lock.  lock_page waits (spin, then back off).  A page
  * is unlocked by the thread that locked it; debug builds count the locks
@@ -303,6 +309,9 @@ int mm_check_range(struct vms_mm *mm, uint64_t addr, size_t len,
 
 /* A newly mapped page joins its node's active list. */
 void lru_add(struct vms_page *page);
+/* lru_add of @n pages, taking each node's list lock once per run of pages
+ * on that node. */
+void lru_add_many(struct vms_page **pages, size_t n);
 /* Takes a page off its list (phys_free does, for a page still on one). */
 void lru_del(struct vms_page *page);
 /* Takes @page off its list with a reference, if it is on one and alive. */

@@ -1,85 +1,206 @@
-/* migrate.c - moving pages between nodes: new frame, invalidate, a
- * migration entry while the copy runs (faults wait on it), then the new
- * PTE; vms_migrate over a range. */
+/* migrate.c - moving pages between nodes, a batch at a time: new frames,
+ * one invalidation round for the batch, migration entries while the copies
+ * run (faults wait on them), then the new PTEs; vms_migrate over a range. */
 #define _GNU_SOURCE
 #include "host/host.h"
 
 #include <string.h>
 
-int migrate_page_locked(struct vms_page *old, unsigned node)
+/* Pages vms_migrate moves under one invalidation round: the flush a round
+ * costs every vCPU is shared by the batch, as Linux's migrate_pages_batch
+ * shares its TLB flush. */
+#define MIGRATE_BATCH 64
+
+/* One page of a batch on its way. */
+struct migration {
+	struct vms_page *old, *new;
+	uint64_t hva, pte;
+	size_t at;                      /* its place in the caller's batch */
+};
+
+/* 0 if @old can move, else why not. */
+static int migrate_check(struct vms_mm *mm, struct vms_page *old,
+			 unsigned node)
 {
-	VMS_ASSERT(page_flags(old) & PG_locked);
-	struct vms_phys *phys = old->phys;
-	struct vms_mm *mm = old->mm;
-	uint64_t hva = old->hva;
 	unsigned f = page_flags(old);
 
 	VMS_ASSERT(f & PG_locked);
-	if (!mm || (f & (PG_swapcache | PG_writeback)))
+	if (old->mm != mm || (f & (PG_swapcache | PG_writeback)))
 		return -EBUSY;
-	if (old->node == node)
-		return -EALREADY;
-	struct vms_page *new = phys_alloc_node(phys, node);
-	if (!new)
-		return -ENOMEM;
+	return old->node == node ? -EALREADY : 0;
+}
 
-	struct mm_inval inv;
-	struct vms_lock *ptl = mm_ptl(mm, hva);
-	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, hva)];
-	uint64_t old_pfn = page_to_pfn(phys, old);
-	uint64_t entry = (old_pfn << PAGE_SHIFT) | PTE_MIGRATION;
-	uint64_t pte;
-
-	mm_invalidate_pages_start(mm, &inv, &hva, 1, VMS_EVENT_MIGRATE);
+/* Holds @ptl, letting go of the PTE lock held before if it is another:
+ * neighbouring pages of a batch share one. */
+static void ptl_hold(struct vms_lock **held, struct vms_lock *ptl)
+{
+	if (*held == ptl)
+		return;
+	if (*held)
+		vms_unlock(*held);
 	vms_lock(ptl);
-	pte = atomic_load(p);
-	/* Held elsewhere (get_page), or moved away meanwhile: leave it. */
-	bool ours = (pte & PTE_PRESENT) && PTE_PFN(pte) == old_pfn &&
-		    old->mm == mm && atomic_load(&old->refcount) == 2;
+	*held = ptl;
+}
+
+static void ptl_release(struct vms_lock **held)
+{
+	if (*held)
+		vms_unlock(*held);
+	*held = NULL;
+}
+
+/* Puts the migration entry in @m's PTE, if it still maps the old frame
+ * and nobody else holds it (get_page); false to leave it where it is. */
+static bool migrate_unmap(struct vms_mm *mm, struct migration *m,
+			  struct vms_lock **ptl)
+{
+	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, m->hva)];
+	uint64_t old_pfn = page_to_pfn(mm->phys, m->old);
+
+	ptl_hold(ptl, mm_ptl(mm, m->hva));
+	m->pte = atomic_load(p);
+	bool ours = (m->pte & PTE_PRESENT) && PTE_PFN(m->pte) == old_pfn &&
+		    m->old->mm == mm && atomic_load(&m->old->refcount) == 2;
 	if (ours)
-		atomic_store(p, entry);
-	vms_unlock(ptl);
-	mm_invalidate_end(&inv);
-	if (!ours) {
-		page_put(new);
-		return -EBUSY;
-	}
+		atomic_store(p, (old_pfn << PAGE_SHIFT) | PTE_MIGRATION);
+	return ours;
+}
 
-	/* No MMU maps the old frame now; faults wait on the entry. */
-	memcpy(pfn_to_addr(phys, page_to_pfn(phys, new)),
-	       pfn_to_addr(phys, old_pfn), PAGE_SIZE);
-	page_set_flags(new, page_flags(old) & (PG_dirty | PG_lazyfree));
+/* After the copy: the new frame in the PTE, unless a zap took the entry
+ * meanwhile (then false).  The old frame is unmapped either way; the
+ * caller drops the PTE's reference on it, and still holds one on the new. */
+static bool migrate_remap(struct vms_mm *mm, struct migration *m,
+			  struct vms_lock **ptl)
+{
+	struct vms_phys *phys = mm->phys;
+	struct vms_page *new = m->new;
+	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, m->hva)];
+	uint64_t entry = (page_to_pfn(phys, m->old) << PAGE_SHIFT) |
+			 PTE_MIGRATION;
 
-	vms_lock(ptl);
+	page_set_flags(new, page_flags(m->old) & (PG_dirty | PG_lazyfree));
+	ptl_hold(ptl, mm_ptl(mm, m->hva));
 	bool mapped = atomic_load(p) == entry;
 	if (mapped) {
 		page_get(new);          /* the PTE's; ours stays until the LRU has it */
 		new->mm = mm;
-		new->hva = hva;
+		new->hva = m->hva;
 		atomic_store(p, (page_to_pfn(phys, new) << PAGE_SHIFT) |
-					(pte & (PTE_ACCESSED | PTE_DIRTY)) |
+					(m->pte & (PTE_ACCESSED | PTE_DIRTY)) |
 					PTE_PRESENT);
 	}
-	old->mm = NULL;
-	vms_unlock(ptl);
-	/* The old frame loses the PTE's reference either way: a zap of the
-	 * entry meanwhile left it to us. */
-	page_put(old);
-	if (mapped) {
-		lru_add(new);
-		vms_stat_inc(&phys->st.pgmigrate, 1);
-	} else {
-		atomic_fetch_sub(&mm->st_resident, 1);
+	m->old->mm = NULL;
+	return mapped;
+}
+
+/* Moves @n locked pages of @mm, at ascending hvas, to @node.  res[i] is 0
+ * when old[i] moved (the caller drops its reference, and the frame goes),
+ * else -EBUSY (held or changed meanwhile), -EALREADY (on @node) or -ENOMEM. */
+static void migrate_pages_locked(struct vms_mm *mm, struct vms_page **old,
+				 size_t n, unsigned node, int *res)
+{
+	struct migration m[MIGRATE_BATCH];
+	struct vms_page *frames[MIGRATE_BATCH], *mapped[MIGRATE_BATCH],
+		*left[MIGRATE_BATCH];
+	uint64_t hvas[MIGRATE_BATCH];
+	struct vms_lock *ptl = NULL;
+	struct mm_inval inv;
+	size_t k = 0, moving = 0, nr_mapped = 0, nr_left = 0, got;
+
+	VMS_ASSERT(n <= MIGRATE_BATCH);
+	for (size_t i = 0; i < n; i++)
+		if (!(res[i] = migrate_check(mm, old[i], node)))
+			m[k++] = (struct migration){ .old = old[i], .at = i,
+						     .hva = old[i]->hva };
+	got = phys_alloc_node_many(mm->phys, node, frames, k);
+	for (size_t j = got; j < k; j++)
+		res[m[j].at] = -ENOMEM;
+	k = got;
+	if (!k)
+		return;
+	for (size_t j = 0; j < k; j++) {
+		m[j].new = frames[j];
+		hvas[j] = m[j].hva;
 	}
-	page_put(new);
-	return 0;
+	mm_invalidate_pages_start(mm, &inv, hvas, k, VMS_EVENT_MIGRATE);
+	for (size_t j = 0; j < k; j++) {
+		if (migrate_unmap(mm, &m[j], &ptl)) {
+			m[moving++] = m[j];
+			continue;
+		}
+		left[nr_left++] = m[j].new;
+		res[m[j].at] = -EBUSY;
+	}
+	ptl_release(&ptl);
+	mm_invalidate_end(&inv);
+	page_put_many(left, nr_left);   /* new frames of pages left as they were */
+
+	/* No MMU maps the old frames now; faults wait on the entries. */
+	for (size_t j = 0; j < moving; j++)
+		memcpy(pfn_to_addr(mm->phys, page_to_pfn(mm->phys, m[j].new)),
+		       pfn_to_addr(mm->phys, page_to_pfn(mm->phys, m[j].old)),
+		       PAGE_SIZE);
+
+	for (size_t j = 0; j < moving; j++) {
+		if (migrate_remap(mm, &m[j], &ptl))
+			mapped[nr_mapped++] = m[j].new;
+		frames[j] = m[j].old;
+	}
+	ptl_release(&ptl);
+	/* The old frames lose the PTEs' references: a zap of an entry
+	 * meanwhile left it to us. */
+	page_put_many(frames, moving);
+	atomic_fetch_sub(&mm->st_resident, moving - nr_mapped);
+	lru_add_many(mapped, nr_mapped);
+	vms_stat_inc(&mm->phys->st.pgmigrate, nr_mapped);
+	for (size_t j = 0; j < moving; j++)
+		frames[j] = m[j].new;
+	page_put_many(frames, moving);
+}
+
+int migrate_page_locked(struct vms_page *page, unsigned node)
+{
+	int r;
+
+	VMS_ASSERT(page_flags(page) & PG_locked);
+	if (!page->mm)
+		return -EBUSY;
+	migrate_pages_locked(page->mm, &page, 1, node, &r);
+	return r;
+}
+
+/* Ends a batch: the pages that moved go, the others back on their list. */
+static int migrate_flush(struct vms_mm *mm, struct vms_page **batch,
+			 size_t n, unsigned node, uint64_t *moved)
+{
+	int res[MIGRATE_BATCH], r = 0;
+
+	struct vms_page *gone[MIGRATE_BATCH];
+	size_t nr_gone = 0;
+
+	migrate_pages_locked(mm, batch, n, node, res);
+	for (size_t i = 0; i < n; i++) {
+		unlock_page(batch[i]);
+		if (res[i] == 0) {
+			gone[nr_gone++] = batch[i];
+			continue;
+		}
+		lru_putback(batch[i], true);
+		if (res[i] == -ENOMEM)
+			r = -ENOMEM;
+	}
+	page_put_many(gone, nr_gone);   /* the old frames go */
+	*moved += nr_gone;
+	return r;
 }
 
 int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 		uint64_t *moved)
 {
 	VMS_HOST_CALL();
+	struct vms_page *batch[MIGRATE_BATCH];
 	uint64_t end, n = 0;
+	size_t k = 0;
 	int r;
 
 	if (moved)
@@ -110,17 +231,16 @@ int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 			lru_putback(p, true);
 			continue;
 		}
-		int m = migrate_page_locked(p, node);
-
-		unlock_page(p);
-		if (m == 0) {
-			page_put(p);            /* the old frame goes */
-			n++;
-			continue;
+		batch[k++] = p;
+		if (k == MIGRATE_BATCH) {
+			r = migrate_flush(mm, batch, k, node, &n);
+			k = 0;
 		}
-		lru_putback(p, true);
-		if (m == -ENOMEM)
-			r = m;
+	}
+	if (k) {
+		int f = migrate_flush(mm, batch, k, node, &n);
+
+		r = r ? r : f;
 	}
 	pthread_rwlock_unlock(&mm->phys->mms_lock);
 	mmap_read_unlock(mm);

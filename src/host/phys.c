@@ -271,14 +271,31 @@ static bool below_low(struct phys_node *n)
 	return atomic_load_explicit(&n->nr_free, memory_order_relaxed) < n->low;
 }
 
+size_t phys_alloc_node_many(struct vms_phys *phys, unsigned node,
+			    struct vms_page **out, size_t n)
+{
+	struct phys_node *nd = &phys->nodes[node];
+	size_t got = 0;
+
+	vms_lock(&nd->lock);
+	while (got < n && nd->free_list && !vms_fault(VMS_FAULT_FRAME)) {
+		out[got] = nd->free_list;
+		nd->free_list = out[got++]->lru_next;
+	}
+	atomic_fetch_sub_explicit(&nd->nr_free, got, memory_order_relaxed);
+	vms_unlock(&nd->lock);
+	if (got && below_low(nd))
+		kswapd_wake(phys);
+	for (size_t i = 0; i < got; i++)
+		page_prep(phys, out[i], false);
+	return got;
+}
+
 struct vms_page *phys_alloc_node(struct vms_phys *phys, unsigned node)
 {
-	struct vms_page *p = vms_fault(VMS_FAULT_FRAME)
-		? NULL : node_alloc(&phys->nodes[node]);
+	struct vms_page *p;
 
-	if (p && below_low(&phys->nodes[node]))
-		kswapd_wake(phys);
-	return p ? page_prep(phys, p, false) : NULL;
+	return phys_alloc_node_many(phys, node, &p, 1) ? p : NULL;
 }
 
 /* The first free frame of @node, else of the next nodes in turn. */
@@ -359,10 +376,10 @@ bool page_get_unless_zero(struct vms_page *page)
 	return false;
 }
 
-static void phys_free(struct vms_page *page)
+/* A frame that lost its last reference, made ready for its free list. */
+static struct phys_node *phys_free_prep(struct vms_page *page)
 {
 	struct vms_phys *phys = page->phys;
-	struct phys_node *n = &phys->nodes[page->node];
 
 	/* A stale user that checks gen sees the change (I1). */
 	atomic_fetch_add_explicit(&page->gen, 1, memory_order_release);
@@ -374,21 +391,56 @@ static void phys_free(struct vms_page *page)
 		lru_del(page);
 	VMS_ASSERT(!(page_flags(page) & (PG_swapcache | PG_locked)));
 	atomic_store_explicit(&page->flags, PG_free, memory_order_relaxed);
-	vms_lock(&n->lock);
+	return &phys->nodes[page->node];
+}
+
+static void phys_free_locked(struct phys_node *n, struct vms_page *page)
+{
+	vms_assert_held(&n->lock);
 	page->lru_next = n->free_list;
 	n->free_list = page;
 	atomic_fetch_add_explicit(&n->nr_free, 1, memory_order_relaxed);
-	vms_unlock(&n->lock);
 }
 
-void page_put(struct vms_page *page)
+static bool page_put_testzero(struct vms_page *page)
 {
 	int was = atomic_fetch_sub_explicit(&page->refcount, 1,
 					    memory_order_acq_rel);
 
 	VMS_ASSERT(was > 0);
-	if (was == 1)
-		phys_free(page);
+	return was == 1;
+}
+
+void page_put(struct vms_page *page)
+{
+	if (page_put_testzero(page)) {
+		struct phys_node *n = phys_free_prep(page);
+
+		vms_lock(&n->lock);
+		phys_free_locked(n, page);
+		vms_unlock(&n->lock);
+	}
+}
+
+void page_put_many(struct vms_page **pages, size_t n)
+{
+	struct phys_node *locked = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!page_put_testzero(pages[i]))
+			continue;
+		struct phys_node *node = phys_free_prep(pages[i]);
+
+		if (node != locked) {
+			if (locked)
+				vms_unlock(&locked->lock);
+			vms_lock(&node->lock);
+			locked = node;
+		}
+		phys_free_locked(node, pages[i]);
+	}
+	if (locked)
+		vms_unlock(&locked->lock);
 }
 
 void vms_put_page(struct vms_page *page)

@@ -70,11 +70,11 @@ static struct lru_list *page_list_locked(struct vms_page *p)
 
 /* Puts @p on a list (head of active, or head or tail of inactive); a page
  * already on one stays where it is. */
-static void lru_insert(struct vms_page *p, bool active, bool tail)
+static void lru_insert_locked(struct vms_page *p, bool active, bool tail)
 {
 	struct phys_node *n = page_node(p);
 
-	vms_lock(&n->lru_lock);
+	vms_assert_held(&n->lru_lock);
 	if (!(page_flags(p) & PG_lru)) {
 		page_set_flags(p, PG_lru | (active ? PG_active : 0));
 		if (!active)
@@ -84,12 +84,39 @@ static void lru_insert(struct vms_page *p, bool active, bool tail)
 		else
 			list_push_head(active ? &n->active : &n->inactive, p);
 	}
+}
+
+static void lru_insert(struct vms_page *p, bool active, bool tail)
+{
+	struct phys_node *n = page_node(p);
+
+	vms_lock(&n->lru_lock);
+	lru_insert_locked(p, active, tail);
 	vms_unlock(&n->lru_lock);
 }
 
 void lru_add(struct vms_page *page)
 {
 	lru_insert(page, true, false);
+}
+
+void lru_add_many(struct vms_page **pages, size_t n)
+{
+	struct phys_node *locked = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct phys_node *node = page_node(pages[i]);
+
+		if (node != locked) {
+			if (locked)
+				vms_unlock(&locked->lru_lock);
+			vms_lock(&node->lru_lock);
+			locked = node;
+		}
+		lru_insert_locked(pages[i], true, false);
+	}
+	if (locked)
+		vms_unlock(&locked->lru_lock);
 }
 
 void lru_del(struct vms_page *page)
