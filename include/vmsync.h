@@ -47,11 +47,12 @@ struct vms_vcpu;
 
 struct vms_phys_config {
 	unsigned nr_nodes;                    /* 1..VMS_MAX_NODES */
-	uint64_t node_frames[VMS_MAX_NODES];  /* frames per node, each >= 1 */
+	uint64_t node_frames[VMS_MAX_NODES];  /* frames per node, each >= 1;
+					       * in all below 2^32 */
 };
 
 /* Creates the pools, backed by real memory at once (populated memfds).
- * -EINVAL for a bad config, -ENOMEM / -errno of memfd_create, ftruncate or
+ * -EINVAL for a bad config, -ENOSPC when 64 pools are alive already, -ENOMEM / -errno of memfd_create, ftruncate or
  * mmap when the memory cannot be had. */
 VMS_API
 int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out);
@@ -64,8 +65,8 @@ void vms_phys_destroy(struct vms_phys *phys);
 VMS_API
 unsigned vms_numa_nodes(void);
 
-/* Bytes vmsync keeps per 4 KiB frame it manages: its struct page, the
- * host PTE and one shadow PTE. */
+/* Bytes vmsync keeps per 4 KiB frame it manages: its struct page (32),
+ * the host PTE and one shadow PTE (8 each). */
 VMS_API
 size_t vms_metadata_bytes_per_page(void);
 
@@ -83,7 +84,8 @@ int vms_phys_node_info(struct vms_phys *phys, unsigned node,
 
 struct vms_mm_config {
 	uint64_t va_base;   /* first usable hva, page aligned; 0: a default */
-	uint64_t va_size;   /* bytes of hva space; 0: a default (64 GiB) */
+	uint64_t va_size;   /* bytes of hva space, at most 16 TiB; 0: a
+			     * default (64 GiB) */
 };
 
 /* Creates an empty address space whose frames come from @phys. */
@@ -357,7 +359,7 @@ struct vms_swap_backend {
 	 * no frame pool counts (a compressed tier's heap pool).  Whoever
 	 * keeps a memory budget over the backend counts them in it. */
 	uint64_t (*held_bytes)(struct vms_swap_backend *be);
-	uint64_t nr_slots;
+	uint64_t nr_slots;                  /* 2 .. 2^32 - 1 */
 	const char *name;
 };
 

@@ -180,7 +180,7 @@ static void test_multi_node(void)
 		CHECK_EQ(fbuf[VMS_PAGE_SIZE - 1], 0x40 + i);
 		CHECK(memcmp(fbuf, vms_page_address(pg), VMS_PAGE_SIZE) == 0,
 		      "memfd and frame differ for pfn %" PRIu64, pfn);
-		CHECK_EQ(pg->node, pfn < 4 ? 0 : 1);
+		CHECK_EQ(page_node_id(pg), pfn < 4 ? 0 : 1);
 		vms_put_page(pg);
 	}
 	vms_mm_destroy(mm);

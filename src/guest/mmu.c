@@ -487,7 +487,7 @@ int mmu_fault(struct vms_vcpu *vcpu, uint64_t gfn, bool write,
 		VMS_ASSERT(!(old & SPTE_PRESENT) || SPTE_PFN(old) == pfn);
 		atomic_store_explicit(
 			&vm->spt[gfn],
-			SPTE_MAKE(pfn, atomic_load(&page->gen), bits),
+			SPTE_MAKE(pfn, page_gen(page), bits),
 			memory_order_release);
 		vms_unlock(&vm->mmu_lock);
 		vms_srcu_read_unlock(&vm->srcu, idx);

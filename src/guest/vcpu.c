@@ -157,9 +157,7 @@ static inline void vcpu_check_stale(struct vms_vcpu *v, uint64_t gfn)
 {
 #ifdef VMS_DEBUG
 	const struct vcpu_tlb_dbg *d = &v->tlb_dbg[gfn % VCPU_TLB_SIZE];
-	unsigned gen = atomic_load_explicit(&d->page->gen, memory_order_acquire);
-
-	if ((uint16_t)gen != d->gen)
+	if (page_gen(d->page) != d->gen)
 		vm_note_violation(v->vm, "guest access through a TLB entry "
 				  "whose frame was freed (I1)", gfn);
 #else

@@ -23,28 +23,54 @@ enum page_flag {
 };
 
 /*
- * One per frame (64 bytes, as Linux's).  refcount: 0 on the free list; a
- * present PTE holds one reference, the swap cache one, every get (GUP,
- * reclaim isolating it) another; the last put frees the frame.  gen: bumped
- * at every free, so that a debug check can tell a stale user of the frame
- * (I1).  mm/hva: the reverse map, written under the PTE lock of hva while
- * mapped.  lru: the node's LRU list under its lru_lock, or the free list
- * under the node lock.  swap: the slot while PG_swapcache.
+ * One per frame, 32 bytes (Linux's is 64).  refcount: 0 on the free list;
+ * a present PTE holds one reference, the swap cache one, every get (GUP,
+ * reclaim isolating it) another; the last put frees the frame.  flags: the
+ * PG_* bits, the frame's node (fixed) and its generation, bumped at every
+ * free so that a debug check can tell a stale user of the frame (I1).
+ * mm/index: the reverse map, the hva as a page index into mm's space
+ * (at most 2^32 pages), written under the PTE lock of the hva while
+ * mapped; reclaim reads them unlocked and checks the PTE under its lock.
+ * lru_prev/lru_next: the node's LRU list under its lru_lock, or the free
+ * list under the node lock, as pfn + 1 (0: none).  swap: the slot while
+ * PG_swapcache.  The pool is not kept: page_phys finds it by address.
  */
 struct vms_page {
+	atomic_uint flags;              /* PG_* | node | gen, see PG_NODE_* */
 	atomic_int refcount;
-	atomic_uint flags;
-	atomic_uint gen;
-	uint16_t node;
-	struct vms_phys *phys;
-	_Atomic(struct vms_mm *) mm;    /* atomic: reclaim reads it unlocked */
-	_Atomic uint64_t hva;
-	struct vms_page *lru_prev, *lru_next;
-	uint64_t swap;
+	uint32_t lru_prev, lru_next;
+	_Atomic(struct vms_mm *) mm;
+	_Atomic uint32_t index;
+	uint32_t swap;
 };
+_Static_assert(sizeof(struct vms_page) == 32, "struct vms_page grew");
+
+/* Frames a pool may have: links are 32-bit pfns + 1. */
+#define PHYS_MAX_FRAMES (UINT32_MAX - 1ull)
+
+/* Above the PG_* bits in flags: the node, and the generation on top. */
+#define PG_FLAGS_MASK 0xfffu
+#define PG_NODE_SHIFT 12
+#define PG_NODE_MASK (0xfu << PG_NODE_SHIFT)
+#define PG_GEN_SHIFT 16
+#define PG_GEN_ONE (1u << PG_GEN_SHIFT)
+_Static_assert(VMS_MAX_NODES <= 16, "node bits");
+
+/* A link in a list of @pages' frames, and back. */
+static inline struct vms_page *page_link_to(struct vms_page *pages,
+					    uint32_t link)
+{
+	return link ? &pages[link - 1] : NULL;
+}
+static inline uint32_t page_link_of(struct vms_page *pages,
+				    const struct vms_page *p)
+{
+	return p ? (uint32_t)(p - pages) + 1 : 0;
+}
 
 struct lru_list {
-	struct vms_page *head, *tail;     /* head: newest */
+	struct vms_page *pages;         /* the pool's frames, links index it */
+	struct vms_page *head, *tail;   /* head: newest */
 	uint64_t nr;
 };
 
@@ -52,6 +78,7 @@ struct lru_list {
  * PG_lru.  phys_check walks them (the expensive tier). */
 struct phys_node {
 	struct vms_lock lock;           /* protects free_list */
+	struct vms_page *pages;         /* the pool's frames, links index it */
 	struct vms_page *free_list;
 	_Atomic uint64_t nr_free;
 	uint64_t first_pfn, frames;
@@ -148,8 +175,23 @@ void unlock_page(struct vms_page *page);
 static inline unsigned page_flags(const struct vms_page *page)
 {
 	return atomic_load_explicit(&((struct vms_page *)page)->flags,
-				    memory_order_acquire);
+				    memory_order_acquire) & PG_FLAGS_MASK;
 }
+static inline unsigned page_node_id(const struct vms_page *page)
+{
+	return (atomic_load_explicit(&((struct vms_page *)page)->flags,
+				     memory_order_relaxed) & PG_NODE_MASK) >>
+	       PG_NODE_SHIFT;
+}
+/* The frame's generation, as a debug check compares it (16 bits). */
+static inline uint16_t page_gen(const struct vms_page *page)
+{
+	return (uint16_t)(atomic_load_explicit(
+				  &((struct vms_page *)page)->flags,
+				  memory_order_acquire) >> PG_GEN_SHIFT);
+}
+/* The pool @page belongs to (a page has no room to keep it). */
+struct vms_phys *page_phys(const struct vms_page *page);
 
 static inline uint64_t page_to_pfn(struct vms_phys *phys,
 				   const struct vms_page *page)
@@ -266,6 +308,29 @@ static inline void mmap_write_unlock(struct vms_mm *mm)
 static inline size_t mm_pte_index(const struct vms_mm *mm, uint64_t hva)
 {
 	return (hva - mm->va_base) >> PAGE_SHIFT;
+}
+
+/* The reverse map as read once: the mm (NULL when unmapped) and, in
+ * *@hva, the page's hva there.  Unlocked, it may be a moment old: whoever
+ * acts on it checks the PTE under its lock.  The mm must be alive (the
+ * caller holds its mmap lock or mms_lock). */
+static inline struct vms_mm *page_rmap(const struct vms_page *page,
+				       uint64_t *hva)
+{
+	struct vms_page *p = (struct vms_page *)page;
+	struct vms_mm *mm = atomic_load(&p->mm);
+
+	*hva = mm ? mm->va_base + ((uint64_t)atomic_load(&p->index)
+				   << PAGE_SHIFT) : 0;
+	return mm;
+}
+/* Under the PTE lock of @hva; @mm NULL unmaps. */
+static inline void page_set_rmap(struct vms_page *page, struct vms_mm *mm,
+				 uint64_t hva)
+{
+	if (mm)
+		atomic_store(&page->index, (uint32_t)mm_pte_index(mm, hva));
+	atomic_store(&page->mm, mm);
 }
 static inline struct vms_lock *mm_ptl(struct vms_mm *mm, uint64_t hva)
 {

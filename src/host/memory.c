@@ -178,8 +178,7 @@ static int mm_fault_locked(struct vms_mm *mm, uint64_t hva, bool write,
 			page_put(page);
 			continue;
 		}
-		page->mm = mm;
-		page->hva = hva;
+		page_set_rmap(page, mm, hva);
 		if (write)
 			page_set_flags(page, PG_dirty);
 		page_get(page);         /* the caller's; the PTE has the first */

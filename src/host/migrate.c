@@ -27,7 +27,7 @@ static int migrate_check(struct vms_mm *mm, struct vms_page *old,
 	VMS_ASSERT(f & PG_locked);
 	if (old->mm != mm || (f & (PG_swapcache | PG_writeback)))
 		return -EBUSY;
-	return old->node == node ? -EALREADY : 0;
+	return page_node_id(old) == node ? -EALREADY : 0;
 }
 
 /* Holds @ptl, letting go of the PTE lock held before if it is another:
@@ -83,13 +83,12 @@ static bool migrate_remap(struct vms_mm *mm, struct migration *m,
 	bool mapped = atomic_load(p) == entry;
 	if (mapped) {
 		page_get(new);          /* the PTE's; ours stays until the LRU has it */
-		new->mm = mm;
-		new->hva = m->hva;
+		page_set_rmap(new, mm, m->hva);
 		atomic_store(p, (page_to_pfn(phys, new) << PAGE_SHIFT) |
 					(m->pte & (PTE_ACCESSED | PTE_DIRTY)) |
 					PTE_PRESENT);
 	}
-	m->old->mm = NULL;
+	page_set_rmap(m->old, NULL, 0);
 	return mapped;
 }
 
@@ -109,9 +108,10 @@ static void migrate_pages_locked(struct vms_mm *mm, struct vms_page **old,
 
 	VMS_ASSERT(n <= MIGRATE_BATCH);
 	for (size_t i = 0; i < n; i++)
-		if (!(res[i] = migrate_check(mm, old[i], node)))
-			m[k++] = (struct migration){ .old = old[i], .at = i,
-						     .hva = old[i]->hva };
+		if (!(res[i] = migrate_check(mm, old[i], node))) {
+			m[k] = (struct migration){ .old = old[i], .at = i };
+			page_rmap(old[i], &m[k++].hva);
+		}
 	got = phys_alloc_node_many(mm->phys, node, frames, k);
 	for (size_t j = got; j < k; j++)
 		res[m[j].at] = -ENOMEM;
@@ -218,7 +218,7 @@ int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 		if (!(pte & PTE_PRESENT))
 			continue;
 		struct vms_page *p = pfn_to_page(mm->phys, PTE_PFN(pte));
-		if (p->node == node || !lru_isolate(p))
+		if (page_node_id(p) == node || !lru_isolate(p))
 			continue;
 		/* Read without the PTE lock: by now the frame may be freed
 		 * and someone else's; then it is not ours to move. */
@@ -226,7 +226,8 @@ int vms_migrate(struct vms_mm *mm, uint64_t addr, size_t len, unsigned node,
 			lru_putback(p, true);
 			continue;
 		}
-		if (p->mm != mm || p->hva != a) {
+		uint64_t at;
+		if (page_rmap(p, &at) != mm || at != a) {
 			unlock_page(p);
 			lru_putback(p, true);
 			continue;

@@ -19,7 +19,7 @@ int vms_mm_create(struct vms_phys *phys, const struct vms_mm_config *cfg,
 	struct vms_mm *mm;
 
 	if (!phys || !out || !PAGE_ALIGNED(base) || !PAGE_ALIGNED(size) ||
-	    size > (1ull << 46) || base + size < base)
+	    size > (1ull << 44) || base + size < base)
 		return -EINVAL;
 	mm = vms_calloc(1, sizeof(*mm));
 	if (!mm)

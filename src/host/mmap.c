@@ -373,7 +373,8 @@ static void mm_move_ptes(struct vms_mm *mm, uint64_t from, uint64_t to,
 		uint64_t pte = atomic_exchange(src, 0);
 		VMS_ASSERT(!atomic_load(dst));
 		if (pte & PTE_PRESENT)
-			pfn_to_page(mm->phys, PTE_PFN(pte))->hva = to + off;
+			page_set_rmap(pfn_to_page(mm->phys, PTE_PFN(pte)), mm,
+				      to + off);
 		atomic_store_explicit(dst, pte, memory_order_release);
 		if (b != a)
 			vms_unlock(b);

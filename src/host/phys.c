@@ -10,6 +10,73 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The pools alive: a page finds its own by where it lies.  An entry is
+ * published (end last) before the pool's first page is handed out and
+ * cleared before its array is unmapped, so a live page finds its pool and
+ * no stale one; creation and destruction take the lock. */
+#define PHYS_MAX 64
+static struct phys_slot {
+	_Atomic(struct vms_page *) first, end;
+	_Atomic(struct vms_phys *) phys;
+} phys_slots[PHYS_MAX];
+static pthread_mutex_t phys_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic unsigned phys_slots_used;        /* entries ever used */
+
+struct vms_phys *page_phys(const struct vms_page *page)
+{
+	unsigned n = atomic_load_explicit(&phys_slots_used,
+					  memory_order_acquire);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct phys_slot *sl = &phys_slots[i];
+		struct vms_page *end = atomic_load_explicit(
+			&sl->end, memory_order_acquire);
+
+		if (page < end && page >= atomic_load_explicit(
+					   &sl->first, memory_order_relaxed))
+			return atomic_load_explicit(&sl->phys,
+						    memory_order_relaxed);
+	}
+	VMS_ASSERT(!"a page of no pool");
+	return NULL;
+}
+
+static int phys_register(struct vms_phys *phys)
+{
+	int err = -ENOSPC;
+
+	pthread_mutex_lock(&phys_slots_lock);
+	for (unsigned i = 0; i < PHYS_MAX && err; i++) {
+		struct phys_slot *sl = &phys_slots[i];
+
+		if (atomic_load_explicit(&sl->end, memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&sl->phys, phys, memory_order_relaxed);
+		atomic_store_explicit(&sl->first, phys->pages,
+				      memory_order_relaxed);
+		atomic_store_explicit(&sl->end, phys->pages + phys->total_frames,
+				      memory_order_release);
+		if (i >= atomic_load_explicit(&phys_slots_used,
+					      memory_order_relaxed))
+			atomic_store_explicit(&phys_slots_used, i + 1,
+					      memory_order_release);
+		err = 0;
+	}
+	pthread_mutex_unlock(&phys_slots_lock);
+	return err;
+}
+
+static void phys_unregister(struct vms_phys *phys)
+{
+	pthread_mutex_lock(&phys_slots_lock);
+	for (unsigned i = 0; i < PHYS_MAX; i++)
+		if (atomic_load_explicit(&phys_slots[i].phys,
+					 memory_order_relaxed) == phys)
+			atomic_store_explicit(&phys_slots[i].end, NULL,
+					      memory_order_relaxed);
+	pthread_mutex_unlock(&phys_slots_lock);
+}
+
 static void phys_unmap(struct vms_phys *phys)
 {
 	for (unsigned i = 0; i < phys->nr_nodes; i++) {
@@ -77,11 +144,12 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 		return -EINVAL;
 	for (unsigned i = 0; i < cfg->nr_nodes; i++) {
 		if (cfg->node_frames[i] == 0 ||
-		    cfg->node_frames[i] > (1ull << 34))
+		    cfg->node_frames[i] > PHYS_MAX_FRAMES)
 			return -EINVAL;
 		total += cfg->node_frames[i];
 	}
-	if (total > (1ull << 35))
+	/* Links are 32-bit pfns + 1. */
+	if (total > PHYS_MAX_FRAMES)
 		return -EINVAL;
 
 	phys = vms_calloc(1, sizeof(*phys));
@@ -121,6 +189,8 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 		struct phys_node *n = &phys->nodes[i];
 		uint64_t bytes = cfg->node_frames[i] << PAGE_SHIFT;
 
+		n->pages = n->active.pages = n->inactive.pages = phys->pages;
+
 		n->memfd = vms_os_memfd("vmsync-node", bytes);
 		if (n->memfd < 0) {
 			err = n->memfd;
@@ -141,15 +211,16 @@ int vms_phys_create(const struct vms_phys_config *cfg, struct vms_phys **out)
 		for (uint64_t f = n->frames; f-- > 0;) {
 			struct vms_page *p = &phys->pages[pfn + f];
 
-			p->node = (uint16_t)i;
-			p->phys = phys;
-			atomic_init(&p->flags, PG_free);
-			p->lru_next = n->free_list;
+			atomic_init(&p->flags,
+				    PG_free | (i << PG_NODE_SHIFT));
+			p->lru_next = page_link_of(phys->pages, n->free_list);
 			n->free_list = p;
 		}
 		atomic_init(&n->nr_free, n->frames);
 		pfn += n->frames;
 	}
+	if ((err = phys_register(phys)))
+		goto fail;
 	*out = phys;
 	return 0;
 fail:
@@ -171,6 +242,7 @@ void vms_phys_destroy(struct vms_phys *phys)
 	for (unsigned i = 0; i < phys->nr_nodes; i++)
 		VMS_ASSERT(atomic_load(&phys->nodes[i].nr_free) ==
 			   phys->nodes[i].frames);
+	phys_unregister(phys);
 	phys_unmap(phys);
 	vms_free(phys);
 }
@@ -195,11 +267,13 @@ static void lru_check_locked(struct phys_node *n, struct lru_list *l,
 	uint64_t nr = 0;
 
 	vms_assert_held(&n->lru_lock);
-	for (struct vms_page *p = l->head; p; prev = p, p = p->lru_next) {
+	for (struct vms_page *p = l->head; p;
+	     prev = p, p = page_link_to(l->pages, p->lru_next)) {
 		unsigned f = page_flags(p);
 
 		VMS_ASSERT(++nr <= n->frames);          /* no cycle */
-		VMS_ASSERT(p->lru_prev == prev && p->node == node);
+		VMS_ASSERT(page_link_to(l->pages, p->lru_prev) == prev &&
+			   page_node_id(p) == node);
 		VMS_ASSERT((f & PG_lru) && !(f & PG_free));
 		VMS_ASSERT(!!(f & PG_active) == active);
 	}
@@ -215,9 +289,10 @@ void phys_check(struct vms_phys *phys)
 		uint64_t nr = 0;
 
 		vms_lock(&n->lock);
-		for (struct vms_page *p = n->free_list; p; p = p->lru_next) {
-			VMS_ASSERT(++nr <= n->frames && p->node == i);
-			VMS_ASSERT(atomic_load(&p->flags) == PG_free &&
+		for (struct vms_page *p = n->free_list; p;
+		     p = page_link_to(n->pages, p->lru_next)) {
+			VMS_ASSERT(++nr <= n->frames && page_node_id(p) == i);
+			VMS_ASSERT(page_flags(p) == PG_free &&
 				   atomic_load(&p->refcount) == 0);
 		}
 		VMS_ASSERT(nr == atomic_load(&n->nr_free));
@@ -243,7 +318,7 @@ static struct vms_page *node_alloc(struct phys_node *n)
 	vms_lock(&n->lock);
 	p = n->free_list;
 	if (p) {
-		n->free_list = p->lru_next;
+		n->free_list = page_link_to(n->pages, p->lru_next);
 		atomic_fetch_sub_explicit(&n->nr_free, 1, memory_order_relaxed);
 	}
 	vms_unlock(&n->lock);
@@ -254,12 +329,13 @@ static struct vms_page *page_prep(struct vms_phys *phys, struct vms_page *p,
 				   bool zero)
 {
 	VMS_ASSERT(atomic_load(&p->refcount) == 0);
-	VMS_ASSERT(atomic_load(&p->flags) == PG_free);
-	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
-	p->mm = NULL;
-	p->hva = 0;
+	VMS_ASSERT(page_flags(p) == PG_free);
+	atomic_fetch_and_explicit(&p->flags, ~PG_FLAGS_MASK,
+				  memory_order_relaxed);
+	atomic_store_explicit(&p->mm, NULL, memory_order_relaxed);
+	atomic_store_explicit(&p->index, 0, memory_order_relaxed);
 	p->swap = 0;
-	p->lru_prev = p->lru_next = NULL;
+	p->lru_prev = p->lru_next = 0;
 	atomic_store_explicit(&p->refcount, 1, memory_order_release);
 	if (zero)
 		memset(pfn_to_addr(phys, page_to_pfn(phys, p)), 0, PAGE_SIZE);
@@ -280,7 +356,7 @@ size_t phys_alloc_node_many(struct vms_phys *phys, unsigned node,
 	vms_lock(&nd->lock);
 	while (got < n && nd->free_list && !vms_fault(VMS_FAULT_FRAME)) {
 		out[got] = nd->free_list;
-		nd->free_list = out[got++]->lru_next;
+		nd->free_list = page_link_to(nd->pages, out[got++]->lru_next);
 	}
 	atomic_fetch_sub_explicit(&nd->nr_free, got, memory_order_relaxed);
 	vms_unlock(&nd->lock);
@@ -311,7 +387,7 @@ static struct vms_page *any_node_alloc(struct vms_phys *phys, unsigned node)
 static struct vms_page *alloc_prep(struct vms_phys *phys, struct vms_page *p,
 				   bool zero)
 {
-	if (below_low(&phys->nodes[p->node]))
+	if (below_low(&phys->nodes[page_node_id(p)]))
 		kswapd_wake(phys);
 	return page_prep(phys, p, zero);
 }
@@ -379,10 +455,8 @@ bool page_get_unless_zero(struct vms_page *page)
 /* A frame that lost its last reference, made ready for its free list. */
 static struct phys_node *phys_free_prep(struct vms_page *page)
 {
-	struct vms_phys *phys = page->phys;
+	struct vms_phys *phys = page_phys(page);
 
-	/* A stale user that checks gen sees the change (I1). */
-	atomic_fetch_add_explicit(&page->gen, 1, memory_order_release);
 #ifdef VMS_DEBUG
 	memset(pfn_to_addr(phys, page_to_pfn(phys, page)), PAGE_POISON,
 	       PAGE_SIZE);
@@ -390,14 +464,19 @@ static struct phys_node *phys_free_prep(struct vms_page *page)
 	if (page_flags(page) & PG_lru)
 		lru_del(page);
 	VMS_ASSERT(!(page_flags(page) & (PG_swapcache | PG_locked)));
-	atomic_store_explicit(&page->flags, PG_free, memory_order_relaxed);
-	return &phys->nodes[page->node];
+	/* Nobody else sets flags of a page without references.  A stale
+	 * user that checks gen sees the change (I1). */
+	unsigned f = atomic_load_explicit(&page->flags, memory_order_relaxed);
+	atomic_store_explicit(&page->flags,
+			      ((f + PG_GEN_ONE) & ~PG_FLAGS_MASK) | PG_free,
+			      memory_order_release);
+	return &phys->nodes[page_node_id(page)];
 }
 
 static void phys_free_locked(struct phys_node *n, struct vms_page *page)
 {
 	vms_assert_held(&n->lock);
-	page->lru_next = n->free_list;
+	page->lru_next = page_link_of(n->pages, n->free_list);
 	n->free_list = page;
 	atomic_fetch_add_explicit(&n->nr_free, 1, memory_order_relaxed);
 }
@@ -450,12 +529,14 @@ void vms_put_page(struct vms_page *page)
 
 void *vms_page_address(struct vms_page *page)
 {
-	return pfn_to_addr(page->phys, page_to_pfn(page->phys, page));
+	struct vms_phys *phys = page_phys(page);
+
+	return pfn_to_addr(phys, page_to_pfn(phys, page));
 }
 
 uint64_t vms_page_pfn(struct vms_page *page)
 {
-	return page_to_pfn(page->phys, page);
+	return page_to_pfn(page_phys(page), page);
 }
 
 bool vms_page_dirty(struct vms_page *page)

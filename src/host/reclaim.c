@@ -17,12 +17,22 @@
 
 /* ---- LRU lists ---- */
 
+static struct vms_page *lru_prev(struct lru_list *l, struct vms_page *p)
+{
+	return page_link_to(l->pages, p->lru_prev);
+}
+
+static struct vms_page *lru_next(struct lru_list *l, struct vms_page *p)
+{
+	return page_link_to(l->pages, p->lru_next);
+}
+
 static void list_push_head(struct lru_list *l, struct vms_page *p)
 {
-	p->lru_prev = NULL;
-	p->lru_next = l->head;
+	p->lru_prev = 0;
+	p->lru_next = page_link_of(l->pages, l->head);
 	if (l->head)
-		l->head->lru_prev = p;
+		l->head->lru_prev = page_link_of(l->pages, p);
 	else
 		l->tail = p;
 	l->head = p;
@@ -31,10 +41,10 @@ static void list_push_head(struct lru_list *l, struct vms_page *p)
 
 static void list_push_tail(struct lru_list *l, struct vms_page *p)
 {
-	p->lru_next = NULL;
-	p->lru_prev = l->tail;
+	p->lru_next = 0;
+	p->lru_prev = page_link_of(l->pages, l->tail);
 	if (l->tail)
-		l->tail->lru_next = p;
+		l->tail->lru_next = page_link_of(l->pages, p);
 	else
 		l->head = p;
 	l->tail = p;
@@ -43,21 +53,23 @@ static void list_push_tail(struct lru_list *l, struct vms_page *p)
 
 static void list_unlink(struct lru_list *l, struct vms_page *p)
 {
-	if (p->lru_prev)
-		p->lru_prev->lru_next = p->lru_next;
+	struct vms_page *prev = lru_prev(l, p), *next = lru_next(l, p);
+
+	if (prev)
+		prev->lru_next = p->lru_next;
 	else
-		l->head = p->lru_next;
-	if (p->lru_next)
-		p->lru_next->lru_prev = p->lru_prev;
+		l->head = next;
+	if (next)
+		next->lru_prev = p->lru_prev;
 	else
-		l->tail = p->lru_prev;
-	p->lru_prev = p->lru_next = NULL;
+		l->tail = prev;
+	p->lru_prev = p->lru_next = 0;
 	l->nr--;
 }
 
 static struct phys_node *page_node(struct vms_page *p)
 {
-	return &p->phys->nodes[p->node];
+	return &page_phys(p)->nodes[page_node_id(p)];
 }
 
 static struct lru_list *page_list_locked(struct vms_page *p)
@@ -157,7 +169,7 @@ static size_t lru_isolate_tail(struct phys_node *n, bool active,
 	for (struct vms_page *p = l->tail, *prev; p && got < max &&
 						  scanned < max * 4;
 	     p = prev, scanned++) {
-		prev = p->lru_prev;
+		prev = lru_prev(l, p);
 		/* refcount 0: being freed; phys_free takes it off. */
 		if (!page_get_unless_zero(p))
 			continue;
@@ -190,7 +202,7 @@ static _Atomic uint64_t *page_pte_lock(struct vms_page *p, struct vms_mm *mm,
 	uint64_t v = atomic_load_explicit(pte, memory_order_relaxed);
 
 	if ((v & PTE_PRESENT) &&
-	    PTE_PFN(v) == page_to_pfn(p->phys, p) && p->mm == mm)
+	    PTE_PFN(v) == page_to_pfn(mm->phys, p) && p->mm == mm)
 		return pte;
 	vms_unlock(*ptl);
 	return NULL;
@@ -201,8 +213,8 @@ static _Atomic uint64_t *page_pte_lock(struct vms_page *p, struct vms_mm *mm,
  * keeps looking young to them until it is deactivated. */
 static bool page_referenced(struct vms_page *p)
 {
-	struct vms_mm *mm = p->mm;
-	uint64_t hva = p->hva;
+	uint64_t hva;
+	struct vms_mm *mm = page_rmap(p, &hva);
 	struct vms_lock *ptl;
 	_Atomic uint64_t *pte = page_pte_lock(p, mm, hva, &ptl);
 
@@ -244,9 +256,10 @@ static void for_each_mm_run(struct vms_page **pages, size_t n,
 	uint64_t hvas[RECLAIM_MAX];
 
 	VMS_ASSERT(n <= RECLAIM_MAX);
-	for (size_t i = 0; i < n; i++)
-		snap[i] = (struct rmap_snap){ pages[i], pages[i]->mm,
-					      pages[i]->hva };
+	for (size_t i = 0; i < n; i++) {
+		snap[i].page = pages[i];
+		snap[i].mm = page_rmap(pages[i], &snap[i].hva);
+	}
 	qsort(snap, n, sizeof(*snap), cmp_snap);
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i; j < n && snap[j].mm == snap[i].mm; j++) {
@@ -343,7 +356,7 @@ static enum evict_action unmap_one_locked(struct evict_ctx *c,
 		swap_dup(sa, slot);
 	atomic_store_explicit(pte, slot ? PTE_MAKE_SWAP(slot) : 0,
 			      memory_order_release);
-	p->mm = NULL;
+	page_set_rmap(p, NULL, 0);
 	if (a == WRITE)
 		page_set_flags(p, PG_writeback);
 	/* Writes after this point make it dirty again. */
@@ -379,8 +392,7 @@ static void restore_after_error(struct evict_ctx *c, struct vms_mm *mm,
 	vms_lock(ptl);
 	if (atomic_load(pte) == PTE_MAKE_SWAP(slot)) {
 		page_get(p);            /* the PTE's again */
-		p->mm = mm;
-		p->hva = hva;
+		page_set_rmap(p, mm, hva);
 		atomic_store(pte, (page_to_pfn(c->phys, p) << PAGE_SHIFT) |
 					  PTE_PRESENT | PTE_ACCESSED | PTE_DIRTY);
 		atomic_fetch_add(&mm->st_resident, 1);

@@ -57,7 +57,9 @@ int vms_swap_on(struct vms_phys *phys, struct vms_swap_backend *be,
 	VMS_HOST_CALL();
 	struct swap_area *sa;
 
-	if (!phys || !be || !be->rw || be->nr_slots < 2 || (low && high <= low))
+	/* A page keeps its slot in 32 bits. */
+	if (!phys || !be || !be->rw || be->nr_slots < 2 ||
+	    be->nr_slots > UINT32_MAX || (low && high <= low))
 		return -EINVAL;
 	if (phys->swap)
 		return -EBUSY;
@@ -685,8 +687,7 @@ int swapin_fault(struct vms_mm *mm, uint64_t hva, uint64_t pte, bool write,
 		return 1;
 	}
 	page_get(page);                 /* the PTE's */
-	page->mm = mm;
-	page->hva = hva;
+	page_set_rmap(page, mm, hva);
 	atomic_store(p, (page_to_pfn(phys, page) << PAGE_SHIFT) | PTE_PRESENT |
 				PTE_ACCESSED | (write ? PTE_DIRTY : 0));
 	atomic_fetch_add(&mm->st_resident, 1);
