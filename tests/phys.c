@@ -46,7 +46,62 @@ static void test_config_errors(void)
 	pc.node_frames[0] = 0;
 	CHECK_EQ(vms_phys_create(&pc, &phys), -EINVAL);
 	CHECK_EQ(vms_phys_create(NULL, &phys), -EINVAL);
+	/* A page links its neighbours by 32-bit pfns: 2^32 frames are too
+	 * many, in one node or across two. */
+	pc.node_frames[0] = 1ull << 32;
+	CHECK_EQ(vms_phys_create(&pc, &phys), -EINVAL);
+	pc.nr_nodes = 2;
+	pc.node_frames[0] = pc.node_frames[1] = 1ull << 31;
+	CHECK_EQ(vms_phys_create(&pc, &phys), -EINVAL);
 	CHECK(phys == NULL, "a failed create must not hand out a pool");
+
+	/* 64 pools alive at most; one more can be had once one goes. */
+	struct vms_phys *many[65];
+	pc.nr_nodes = 1;
+	pc.node_frames[0] = 1;
+	for (int i = 0; i < 64; i++)
+		CHECK_OK(vms_phys_create(&pc, &many[i]));
+	CHECK_EQ(vms_phys_create(&pc, &many[64]), -ENOSPC);
+	vms_phys_destroy(many[7]);
+	CHECK_OK(vms_phys_create(&pc, &many[7]));
+	for (int i = 0; i < 64; i++) {
+		struct vms_mm *mm;
+		struct vms_page *pg;
+		uint64_t hva;
+
+		/* Each page knows its own pool among them. */
+		CHECK_OK(vms_mm_create(many[i], NULL, &mm));
+		CHECK_OK(vms_mmap(mm, 0, VMS_PAGE_SIZE,
+				  VMS_PROT_READ | VMS_PROT_WRITE,
+				  VMS_MAP_PRIVATE | VMS_MAP_ANONYMOUS, &hva));
+		uint64_t v = 1000 + i;
+		CHECK_OK(vms_mm_write(mm, hva, &v, sizeof(v)));
+		CHECK_OK(vms_get_page(mm, hva, false, &pg));
+		CHECK_EQ(vms_page_pfn(pg), 0);
+		CHECK_EQ(*(uint64_t *)vms_page_address(pg), 1000 + i);
+		vms_put_page(pg);
+		vms_mm_destroy(mm);
+		vms_phys_destroy(many[i]);
+	}
+
+	/* An address space keeps page indices in 32 bits: 16 TiB at most. */
+	struct vms_mm *mm;
+	CHECK_OK(vms_phys_create(&pc, &phys));
+	CHECK_EQ(vms_mm_create(phys, &(struct vms_mm_config){
+			.va_size = (16ull << 40) + VMS_PAGE_SIZE }, &mm), -EINVAL);
+	CHECK_OK(vms_mm_create(phys, &(struct vms_mm_config){
+			.va_size = 16ull << 40 }, &mm));
+	vms_mm_destroy(mm);
+	/* A page keeps its swap slot in 32 bits. */
+	struct vms_swap_backend *be;
+	CHECK_OK(vms_swap_file_create(NULL, 16 * VMS_PAGE_SIZE, false, &be));
+	uint64_t slots = be->nr_slots;
+	be->nr_slots = 1ull << 32;
+	CHECK_EQ(vms_swap_on(phys, be, 0, 0), -EINVAL);
+	be->nr_slots = slots;
+	CHECK_OK(vms_swap_on(phys, be, 0, 0));
+	vms_phys_destroy(phys);
+	phys = NULL;
 
 	/* The largest legal node count works. */
 	pc.nr_nodes = VMS_MAX_NODES;
