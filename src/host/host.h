@@ -324,13 +324,16 @@ static inline struct vms_mm *page_rmap(const struct vms_page *page,
 				   << PAGE_SHIFT) : 0;
 	return mm;
 }
-/* Under the PTE lock of @hva; @mm NULL unmaps. */
+/* Under the PTE lock of @hva; @mm NULL unmaps.  Release is enough: who
+ * acts on the reverse map takes that lock. */
 static inline void page_set_rmap(struct vms_page *page, struct vms_mm *mm,
 				 uint64_t hva)
 {
 	if (mm)
-		atomic_store(&page->index, (uint32_t)mm_pte_index(mm, hva));
-	atomic_store(&page->mm, mm);
+		atomic_store_explicit(&page->index,
+				      (uint32_t)mm_pte_index(mm, hva),
+				      memory_order_release);
+	atomic_store_explicit(&page->mm, mm, memory_order_release);
 }
 static inline struct vms_lock *mm_ptl(struct vms_mm *mm, uint64_t hva)
 {

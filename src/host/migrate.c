@@ -62,7 +62,8 @@ static bool migrate_unmap(struct vms_mm *mm, struct migration *m,
 	bool ours = (m->pte & PTE_PRESENT) && PTE_PFN(m->pte) == old_pfn &&
 		    m->old->mm == mm && atomic_load(&m->old->refcount) == 2;
 	if (ours)
-		atomic_store(p, (old_pfn << PAGE_SHIFT) | PTE_MIGRATION);
+		atomic_store_explicit(p, (old_pfn << PAGE_SHIFT) | PTE_MIGRATION,
+				      memory_order_release);
 	return ours;
 }
 
@@ -84,9 +85,9 @@ static bool migrate_remap(struct vms_mm *mm, struct migration *m,
 	if (mapped) {
 		page_get(new);          /* the PTE's; ours stays until the LRU has it */
 		page_set_rmap(new, mm, m->hva);
-		atomic_store(p, (page_to_pfn(phys, new) << PAGE_SHIFT) |
+		atomic_store_explicit(p, (page_to_pfn(phys, new) << PAGE_SHIFT) |
 					(m->pte & (PTE_ACCESSED | PTE_DIRTY)) |
-					PTE_PRESENT);
+					PTE_PRESENT, memory_order_release);
 	}
 	page_set_rmap(m->old, NULL, 0);
 	return mapped;

@@ -457,6 +457,9 @@ static struct phys_node *phys_free_prep(struct vms_page *page)
 {
 	struct vms_phys *phys = page_phys(page);
 
+	/* A stale user that checks gen sees the change (I1). */
+	atomic_fetch_add_explicit(&page->flags, PG_GEN_ONE,
+				  memory_order_release);
 #ifdef VMS_DEBUG
 	memset(pfn_to_addr(phys, page_to_pfn(phys, page)), PAGE_POISON,
 	       PAGE_SIZE);
@@ -464,12 +467,10 @@ static struct phys_node *phys_free_prep(struct vms_page *page)
 	if (page_flags(page) & PG_lru)
 		lru_del(page);
 	VMS_ASSERT(!(page_flags(page) & (PG_swapcache | PG_locked)));
-	/* Nobody else sets flags of a page without references.  A stale
-	 * user that checks gen sees the change (I1). */
+	/* Nobody else sets the flags of a page without references. */
 	unsigned f = atomic_load_explicit(&page->flags, memory_order_relaxed);
-	atomic_store_explicit(&page->flags,
-			      ((f + PG_GEN_ONE) & ~PG_FLAGS_MASK) | PG_free,
-			      memory_order_release);
+	atomic_store_explicit(&page->flags, (f & ~PG_FLAGS_MASK) | PG_free,
+			      memory_order_relaxed);
 	return &phys->nodes[page_node_id(page)];
 }
 

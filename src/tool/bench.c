@@ -84,6 +84,9 @@ struct figure figures[NR_FIGURES] = {
 		.unit = "pages/s",
 		.anchor = "the kernel's swap-in by 2 threads from the same disk, "
 			  "swap cache dropped" },
+	[F_DEVICE_SCALE] = { .name = "disk reads, 2 thr", .unit = "reads/s",
+		.anchor = "1 thread: random 4 KiB O_DIRECT reads of a file on "
+			  "the swap files' disk, the ceiling of 2 vCPU / 1" },
 	[F_ZIPF_TIER_KZSWAP] = { .name = "zipf 25%, tier v zswap",
 		.unit = "ops/s",
 		.anchor = "the same loop in a memory cgroup of 25%, kernel swap "
@@ -270,6 +273,15 @@ static int swapin_scale_rep(const struct bench_cfg *cfg, struct vms_phys *phys,
 		return r;
 	add(&figures[F_SWAPIN_SCALE].theirs, one);
 	add(&figures[F_SWAPIN_SCALE].ours, two);
+	double d1 = device_reads(cfg->dir, cfg->pages, order, 1);
+	double d2 = device_reads(cfg->dir, cfg->pages, order, 2);
+	if (d1 > 0 && d2 > 0) {
+		add(&figures[F_DEVICE_SCALE].theirs, d1);
+		add(&figures[F_DEVICE_SCALE].ours, d2);
+	} else {
+		figures[F_DEVICE_SCALE].theirs.skip =
+			"O_DIRECT reads refused where the swap files go";
+	}
 	add(&figures[F_SWAPIN_KERNEL2].ours, two);
 	if (kskip)
 		figures[F_SWAPIN_KERNEL2].theirs.skip = kskip;

@@ -35,7 +35,8 @@ enum {
 	F_ZIPF_FULL, F_ZIPF_QUARTER, F_KVM_FAULT, F_KVM_SEQ, F_KVM_RAND,
 	F_KVM_REEVICT, F_KVM_ZIPF, F_ZSWAP_REFAULT, F_ZSWAP_RATIO, F_REDIS_OUT,
 	F_REDIS_IN, F_ZIPF_TIER, F_ZIPF_TIER_KZSWAP, F_MPROTECT_P50,
-	F_MPROTECT_P99, F_SWAPIN_SCALE, F_SWAPIN_KERNEL2, NR_FIGURES
+	F_MPROTECT_P99, F_SWAPIN_SCALE, F_SWAPIN_KERNEL2, F_DEVICE_SCALE,
+	NR_FIGURES
 };
 
 extern struct figure figures[NR_FIGURES];
@@ -77,6 +78,10 @@ void kswap_teardown(struct kswap *k);
  * random swap-in, the same steps as vmsync's); why it failed, or NULL. */
 const char *kernel_swap_rep(const struct bench_cfg *cfg, struct kswap *k,
 			    const uint64_t *order);
+/* The disk's own random 4 KiB O_DIRECT reads at @threads (1 or 2) of a
+ * file of @pages in @dir, in @order: reads/s, or 0 where they fail. */
+double device_reads(const char *dir, uint64_t pages, const uint64_t *order,
+		    unsigned threads);
 /* move_pages(2) between two NUMA nodes, or a memcpy where there is one. */
 void kernel_migrate_rep(const struct bench_cfg *cfg);
 long bench_vmstat(const char *key);

@@ -1,7 +1,7 @@
 /* bench_kernel.c - the kernel's side of `vmsync bench`: its swap on a file
  * beside vmsync's, memory cgroups (v1) for the measuring children, the
  * children that measure its swap, migration and the zipf loop, and the
- * /proc and sysfs files they read. */
+ * /proc and sysfs files they read; and the disk's own O_DIRECT reads. */
 #define _GNU_SOURCE
 #include "tool/bench.h"
 
@@ -407,4 +407,82 @@ bool kernel_swapin2(const struct bench_cfg *cfg, const struct kswap *k,
 {
 	return !bench_child(kernel_swapin2_child, cfg, k->cg, order, rate,
 			    sizeof(*rate));
+}
+
+struct dreader {
+	int fd;
+	const uint64_t *order;
+	uint64_t n;
+	bool failed;
+};
+
+static void *device_reader(void *arg)
+{
+	struct dreader *r = arg;
+	void *buf;
+
+	if (posix_memalign(&buf, PAGE, PAGE)) {
+		r->failed = true;
+		return NULL;
+	}
+	for (uint64_t i = 0; i < r->n && !r->failed; i++)
+		r->failed = pread(r->fd, buf, PAGE,
+				  (off_t)(r->order[i] * PAGE)) != PAGE;
+	free(buf);
+	return NULL;
+}
+
+double device_reads(const char *dir, uint64_t pages, const uint64_t *order,
+		    unsigned threads)
+{
+	char path[4096];
+	struct dreader r[2];
+	pthread_t th[2];
+	unsigned started = 0;
+	bool failed = false;
+	void *chunk = NULL;
+
+	if (threads < 1 || threads > 2)
+		return 0;
+	snprintf(path, sizeof(path), "%s/vmsync-bench-disk-XXXXXX",
+		 dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return 0;
+	/* Written through once, so the reads find blocks on the disk. */
+	if (posix_memalign(&chunk, PAGE, 256 * PAGE)) {
+		unlink(path);
+		close(fd);
+		return 0;
+	}
+	memset(chunk, 0x5a, 256 * PAGE);
+	for (uint64_t at = 0; at < pages && !failed; at += 256)
+		failed = pwrite(fd, chunk, 256 * PAGE, (off_t)(at * PAGE)) !=
+			 256 * PAGE;
+	free(chunk);
+	int dfd = failed || fsync(fd) ? -1
+		: open(path, O_RDONLY | O_DIRECT);
+	unlink(path);
+	close(fd);
+	if (dfd < 0)
+		return 0;
+	double t = now_s();
+	for (; started < threads; started++) {
+		uint64_t share = pages / threads;
+
+		r[started] = (struct dreader){
+			dfd, order + started * share,
+			started + 1 < threads ? share : pages - started * share,
+			false };
+		if (pthread_create(&th[started], NULL, device_reader,
+				   &r[started]))
+			break;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		failed |= r[i].failed;
+	}
+	double rate = pages / (now_s() - t);
+	close(dfd);
+	return failed || started < threads ? 0 : rate;
 }
