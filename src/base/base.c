@@ -60,6 +60,23 @@ void vms_unlock(struct vms_lock *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
+void vms_lock_hold(struct vms_lock **held, struct vms_lock *want)
+{
+	if (*held == want)
+		return;
+	if (*held)
+		vms_unlock(*held);
+	vms_lock(want);
+	*held = want;
+}
+
+void vms_lock_release(struct vms_lock **held)
+{
+	if (*held)
+		vms_unlock(*held);
+	*held = NULL;
+}
+
 void vms_cond_wait(pthread_cond_t *cv, struct vms_lock *l)
 {
 #ifdef VMS_DEBUG

@@ -61,6 +61,11 @@ void vms_lock_destroy(struct vms_lock *l);
 void vms_lock(struct vms_lock *l);
 bool vms_trylock(struct vms_lock *l);
 void vms_unlock(struct vms_lock *l);
+/* For walks that take one lock per run of neighbours (the PTE lock of
+ * their stripe, the list lock of their node): hold @want, letting go of
+ * *@held first when it is another; release lets go of the last. */
+void vms_lock_hold(struct vms_lock **held, struct vms_lock *want);
+void vms_lock_release(struct vms_lock **held);
 /* pthread_cond_wait on @l, which the caller holds. */
 void vms_cond_wait(pthread_cond_t *cv, struct vms_lock *l);
 #ifdef VMS_DEBUG

@@ -30,25 +30,6 @@ static int migrate_check(struct vms_mm *mm, struct vms_page *old,
 	return page_node_id(old) == node ? -EALREADY : 0;
 }
 
-/* Holds @ptl, letting go of the PTE lock held before if it is another:
- * neighbouring pages of a batch share one. */
-static void ptl_hold(struct vms_lock **held, struct vms_lock *ptl)
-{
-	if (*held == ptl)
-		return;
-	if (*held)
-		vms_unlock(*held);
-	vms_lock(ptl);
-	*held = ptl;
-}
-
-static void ptl_release(struct vms_lock **held)
-{
-	if (*held)
-		vms_unlock(*held);
-	*held = NULL;
-}
-
 /* Puts the migration entry in @m's PTE, if it still maps the old frame
  * and nobody else holds it (get_page); false to leave it where it is. */
 static bool migrate_unmap(struct vms_mm *mm, struct migration *m,
@@ -57,7 +38,7 @@ static bool migrate_unmap(struct vms_mm *mm, struct migration *m,
 	_Atomic uint64_t *p = &mm->pt[mm_pte_index(mm, m->hva)];
 	uint64_t old_pfn = page_to_pfn(mm->phys, m->old);
 
-	ptl_hold(ptl, mm_ptl(mm, m->hva));
+	vms_lock_hold(ptl, mm_ptl(mm, m->hva));
 	m->pte = atomic_load(p);
 	bool ours = (m->pte & PTE_PRESENT) && PTE_PFN(m->pte) == old_pfn &&
 		    m->old->mm == mm && atomic_load(&m->old->refcount) == 2;
@@ -80,7 +61,7 @@ static bool migrate_remap(struct vms_mm *mm, struct migration *m,
 			 PTE_MIGRATION;
 
 	page_set_flags(new, page_flags(m->old) & (PG_dirty | PG_lazyfree));
-	ptl_hold(ptl, mm_ptl(mm, m->hva));
+	vms_lock_hold(ptl, mm_ptl(mm, m->hva));
 	bool mapped = atomic_load(p) == entry;
 	if (mapped) {
 		page_get(new);          /* the PTE's; ours stays until the LRU has it */
@@ -132,7 +113,7 @@ static void migrate_pages_locked(struct vms_mm *mm, struct vms_page **old,
 		left[nr_left++] = m[j].new;
 		res[m[j].at] = -EBUSY;
 	}
-	ptl_release(&ptl);
+	vms_lock_release(&ptl);
 	mm_invalidate_end(&inv);
 	page_put_many(left, nr_left);   /* new frames of pages left as they were */
 
@@ -147,7 +128,7 @@ static void migrate_pages_locked(struct vms_mm *mm, struct vms_page **old,
 			mapped[nr_mapped++] = m[j].new;
 		frames[j] = m[j].old;
 	}
-	ptl_release(&ptl);
+	vms_lock_release(&ptl);
 	/* The old frames lose the PTEs' references: a zap of an entry
 	 * meanwhile left it to us. */
 	page_put_many(frames, moving);

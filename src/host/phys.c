@@ -504,23 +504,17 @@ void page_put(struct vms_page *page)
 
 void page_put_many(struct vms_page **pages, size_t n)
 {
-	struct phys_node *locked = NULL;
+	struct vms_lock *held = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		if (!page_put_testzero(pages[i]))
 			continue;
 		struct phys_node *node = phys_free_prep(pages[i]);
 
-		if (node != locked) {
-			if (locked)
-				vms_unlock(&locked->lock);
-			vms_lock(&node->lock);
-			locked = node;
-		}
+		vms_lock_hold(&held, &node->lock);
 		phys_free_locked(node, pages[i]);
 	}
-	if (locked)
-		vms_unlock(&locked->lock);
+	vms_lock_release(&held);
 }
 
 void vms_put_page(struct vms_page *page)

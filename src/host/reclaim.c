@@ -114,21 +114,13 @@ void lru_add(struct vms_page *page)
 
 void lru_add_many(struct vms_page **pages, size_t n)
 {
-	struct phys_node *locked = NULL;
+	struct vms_lock *held = NULL;
 
 	for (size_t i = 0; i < n; i++) {
-		struct phys_node *node = page_node(pages[i]);
-
-		if (node != locked) {
-			if (locked)
-				vms_unlock(&locked->lru_lock);
-			vms_lock(&node->lru_lock);
-			locked = node;
-		}
+		vms_lock_hold(&held, &page_node(pages[i])->lru_lock);
 		lru_insert_locked(pages[i], true, false);
 	}
-	if (locked)
-		vms_unlock(&locked->lru_lock);
+	vms_lock_release(&held);
 }
 
 void lru_del(struct vms_page *page)
