@@ -28,6 +28,8 @@ struct figure figures[NR_FIGURES] = {
 	[F_MIGRATE] = { .name = "migration", .unit = "pages/s", .anchor = "" },
 	[F_ACCESS] = { .name = "guest access, resident", .unit = "GB/s",
 		.anchor = "the same 8-byte read loop over a host buffer" },
+	[F_ACCESS_PAGE] = { .name = "guest read, by page", .unit = "GB/s",
+		.anchor = "the same page-sized memcpy out of a host buffer" },
 	[F_FIRST_TOUCH] = { .name = "first-touch fault", .unit = "pages/s",
 		.anchor = "a real KVM guest's first touch of fresh RAM "
 			  "(the kernel allocates)" },

@@ -52,7 +52,7 @@ static void gvm_down(struct gvm *g)
 	vms_phys_destroy(g->phys);
 }
 
-enum job_kind { JOB_READ, JOB_TOUCH, JOB_SPIN };
+enum job_kind { JOB_READ, JOB_READ_PAGE, JOB_TOUCH, JOB_SPIN };
 
 /* One vCPU's part: gfns [first, first + n).  JOB_SPIN first reads its
  * pages (so sptes exist), says so, then reads SPIN_PAGES until told to
@@ -68,13 +68,18 @@ struct job {
 static int guest_job(struct vms_vcpu *v, void *arg)
 {
 	struct job *j = arg;
-	uint64_t x = 0, sink = 0;
+	uint64_t x = 0, sink = 0, page[PAGE / 8];
 	int err = 0;
 
 	/* The error in a local, as a guest program keeps it in a register. */
 	for (uint64_t g = j->first; g < j->first + j->n && !err; g++) {
 		if (j->kind == JOB_TOUCH) {
 			err = vms_guest_write64(v, g * PAGE, g);
+			continue;
+		}
+		if (j->kind == JOB_READ_PAGE) {
+			err = vms_guest_read(v, g * PAGE, page, PAGE);
+			sink += page[g % (PAGE / 8)];
 			continue;
 		}
 		for (uint64_t off = 0; off < PAGE && !err; off += 8) {
@@ -120,6 +125,24 @@ static int run_jobs(struct gvm *g, enum job_kind kind, uint64_t pages,
 }
 
 /* The anchor of guest access: the same 8-byte reads over host memory. */
+/* The anchor of reads by page: the same copies out of host memory. */
+static double host_copy_gbs(uint64_t pages)
+{
+	uint64_t *buf = malloc(pages * PAGE), page[PAGE / 8], sink = 0;
+
+	if (!buf)
+		return 0;
+	memset(buf, 1, pages * PAGE);
+	double t = now_s();
+	for (uint64_t g = 0; g < pages; g++) {
+		memcpy(page, buf + g * (PAGE / 8), PAGE);
+		sink += ((volatile uint64_t *)page)[g % (PAGE / 8)];
+	}
+	double s = now_s() - t;
+	free(buf);
+	return sink ? pages * PAGE / s / 1e9 : 0;
+}
+
 static double host_read_gbs(uint64_t pages)
 {
 	uint64_t *buf = malloc(pages * PAGE), sink = 0;
@@ -382,11 +405,15 @@ int guest_bench_rep(const struct bench_cfg *cfg)
 	int r;
 
 	/* First touch at 1 and 2 vCPUs, then reads of what they touched. */
+	double s3;
 	if ((r = gvm_up(&g, n)) || (r = run_jobs(&g, JOB_TOUCH, n, 1, &s1)) ||
-	    (r = run_jobs(&g, JOB_READ, n, 1, &s2))) {
+	    (r = run_jobs(&g, JOB_READ, n, 1, &s2)) ||
+	    (r = run_jobs(&g, JOB_READ_PAGE, n, 1, &s3))) {
 		gvm_down(&g);
 		return r;
 	}
+	add(&figures[F_ACCESS_PAGE].ours, n * PAGE / s3 / 1e9);
+	add(&figures[F_ACCESS_PAGE].theirs, host_copy_gbs(n));
 	add(&figures[F_FIRST_TOUCH].ours, n / s1);
 	add(&figures[F_FAULT_SCALE].theirs, n / s1);
 	add(&figures[F_ACCESS].ours, n * PAGE / s2 / 1e9);
