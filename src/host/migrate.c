@@ -142,12 +142,13 @@ static void migrate_pages_locked(struct vms_mm *mm, struct vms_page **old,
 
 int migrate_page_locked(struct vms_page *page, unsigned node)
 {
+	struct vms_mm *mm = atomic_load(&page->mm);
 	int r;
 
 	VMS_ASSERT(page_flags(page) & PG_locked);
-	if (!page->mm)
+	if (!mm)
 		return -EBUSY;
-	migrate_pages_locked(page->mm, &page, 1, node, &r);
+	migrate_pages_locked(mm, &page, 1, node, &r);
 	return r;
 }
 
@@ -155,9 +156,8 @@ int migrate_page_locked(struct vms_page *page, unsigned node)
 static int migrate_flush(struct vms_mm *mm, struct vms_page **batch,
 			 size_t n, unsigned node, uint64_t *moved)
 {
-	int res[MIGRATE_BATCH], r = 0;
-
 	struct vms_page *gone[MIGRATE_BATCH];
+	int res[MIGRATE_BATCH], r = 0;
 	size_t nr_gone = 0;
 
 	migrate_pages_locked(mm, batch, n, node, res);
