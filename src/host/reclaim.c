@@ -214,8 +214,9 @@ static bool page_referenced(struct vms_page *p)
 		return false;
 	bool young = atomic_fetch_and(pte, ~PTE_ACCESSED) & PTE_ACCESSED;
 	vms_unlock(ptl);
-	return young || mm_notify_young(mm, hva, hva + PAGE_SIZE, NULL, 0,
-					MM_TEST_YOUNG);
+	return young || (!VMS_MUTANT_IS(blind_aging) &&
+			 mm_notify_young(mm, hva, hva + PAGE_SIZE, NULL, 0,
+					 MM_TEST_YOUNG));
 }
 
 /* A page with its reverse map as read once: mremap or munmap may change
