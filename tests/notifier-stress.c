@@ -515,14 +515,15 @@ int main(int argc, char **argv)
 
 	struct vms_vm_stats st;
 	struct vms_mm_stats ms;
-	/* The background reclaimer may still be finishing a pair: I4 is
-	 * about a quiet system, so give it a bounded while to get quiet. */
-	for (int i = 0; i < 500; i++) {
-		vms_mm_stats(mm, &ms);
-		if (ms.invalidate_start == ms.invalidate_end)
-			break;
-		usleep(10000);
-	}
+	/* I4 is about a quiet system, but the background reclaimer may start
+	 * a pair at any time: it makes them holding mms_lock for reading, so
+	 * none runs while the test holds it for writing. */
+	pthread_rwlock_wrlock(&phys->mms_lock);
+	vms_mm_stats(mm, &ms);
+	vms_lock(&vm->mmu_lock);
+	long running = vm->inv_count;
+	vms_unlock(&vm->mmu_lock);
+	pthread_rwlock_unlock(&phys->mms_lock);
 	vms_vm_stats(vm, &st);
 	uint64_t exits[8] = { 0 };
 	for (unsigned v = 0; v < opt.vcpus; v++)
@@ -586,9 +587,6 @@ int main(int argc, char **argv)
 
 	/* I4: pairs matched, nothing in progress. */
 	bool fail = false;
-	vms_lock(&vm->mmu_lock);
-	long running = vm->inv_count;
-	vms_unlock(&vm->mmu_lock);
 	if (ms.invalidate_start != ms.invalidate_end || running != 0) {
 		printf("I4 violated: %llu starts, %llu ends, %ld in progress\n",
 		       (unsigned long long)ms.invalidate_start,

@@ -358,7 +358,9 @@ int run_kvm(const struct run_cfg *cfg)
 	if (!report_push((void **)&series.v, &series.n, &series.cap, &first,
 			 sizeof(first)))
 		series_err = -ENOMEM;
-	while (!atomic_load(&d.stop) && !series_err) {
+	/* A pager that failed has stopped the vCPUs already. */
+	while (!atomic_load(&d.stop) && !atomic_load(&vm->error) &&
+	       !series_err) {
 		struct timespec ts = { 0, 250000000 };
 
 		nanosleep(&ts, NULL);
