@@ -58,8 +58,10 @@ struct figure figures[NR_FIGURES] = {
 		.anchor = "pages the kernel writes to swap again after the guest "
 			  "only read them back" },
 	[F_KVM_ZIPF] = { .name = "kvm zipf, 25%", .unit = "ops/s",
-		.anchor = "the same real guest in a memory cgroup of 25% of its "
-			  "RAM (+ 8 MiB for the rest of it), kernel swap" },
+		.anchor = "the same real guest, its RAM filled and paged out, "
+			  "then a memory cgroup of 25% of it (+ an eighth, "
+			  "as our sample ring, and what the process holds "
+			  "besides), kernel swap" },
 	[F_ZSWAP_REFAULT] = { .name = "zswap tier refault", .unit = "pages/s",
 		.anchor = "the kernel's zswap refaulting the same pages in the "
 			  "same order" },

@@ -89,6 +89,8 @@ int bench_write_file(const char *path, const char *val);
 /* Joins memory cgroup @cg, limited to @limit bytes unless 0. */
 int bench_cg_join(const char *cg, uint64_t limit);
 int bench_cg_limit(const char *cg, uint64_t limit);
+/* What @cg's pages take now, in bytes. */
+int bench_cg_usage(const char *cg, uint64_t *bytes);
 /* Squeezes @cg for a moment, so that what its pages swapped out is read
  * back from the disk, not the swap cache. */
 int bench_drop_swap_cache(const char *cg);

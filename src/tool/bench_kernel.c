@@ -62,6 +62,23 @@ static long major_faults(void)
 	return ru.ru_majflt;
 }
 
+int bench_cg_usage(const char *cg, uint64_t *bytes)
+{
+	char path[320];
+	unsigned long long v;
+
+	snprintf(path, sizeof(path), "%s/memory.usage_in_bytes", cg);
+	FILE *f = fopen(path, "r");
+	int n = f ? fscanf(f, "%llu", &v) : -1;
+
+	if (f)
+		fclose(f);
+	if (n != 1)
+		return -EIO;
+	*bytes = v;
+	return 0;
+}
+
 /* The swap cache holds what MADV_PAGEOUT wrote while memory is plentiful;
  * squeezing our cgroup drops it, so touching reads the disk. */
 int bench_drop_swap_cache(const char *cg)

@@ -24,9 +24,6 @@
 #define MADV_PAGEOUT 21
 #endif
 #define PAGE VMS_PAGE_SIZE
-/* What a guest's process needs beside its RAM: the boot memslot, KVM's
- * shadow pages, the heap and stacks. */
-#define KVM_CG_SLACK (8u << 20)
 
 /* Runs one command on vCPU 0 (this thread); its seconds, or -1 when it
  * did not end at its doorbell or a read mismatched. */
@@ -194,12 +191,19 @@ static void wait_writeback(void)
 		usleep(100);
 }
 
+/* Each figure goes to the parent as it is measured: a child the
+ * cgroup's OOM killer takes still gives those before. */
+static bool send(int fd, double v)
+{
+	return write(fd, &v, sizeof(v)) == sizeof(v);
+}
+
 /* In a child in memory cgroup @cg: the same steps as ours over the
- * kernel's swap; four doubles to @fd. */
+ * kernel's swap; the four figures to @fd in turn. */
 static int kernel_child(const struct bench_cfg *cfg, const char *cg, int fd)
 {
 	uint64_t n = ram_pages(cfg);
-	double out[4], s;
+	double s;
 	struct kvm_vm *vm;
 
 	if (bench_cg_join(cg, 0) || kvm_vm_create(n * PAGE, 1, 0, &vm))
@@ -210,72 +214,85 @@ static int kernel_child(const struct bench_cfg *cfg, const char *cg, int fd)
 	wait_writeback();
 	if (bench_drop_swap_cache(cg) || (s = guest_cmd(vm, KVM_WL_STREAM, 0, n, 2)) < 0)
 		return 3;
-	out[0] = n / s;
 	long w0 = bench_vmstat("pswpout");
+	if (!send(fd, n / s) || madvise(vm->ram, n * PAGE, MADV_PAGEOUT))
+		return 2;
+	wait_writeback();
+	if (!send(fd, (double)(bench_vmstat("pswpout") - w0)) ||
+	    bench_drop_swap_cache(cg) ||
+	    (s = guest_cmd(vm, KVM_WL_VERIFY, 0, n, cfg->seed + 1)) < 0)
+		return 3;
+	if (!send(fd, n / s))
+		return 1;
+	kvm_vm_destroy(vm);
+
+	/* The guest fills its RAM, all of it goes to swap, and only then
+	 * the limit comes.  Under the limit from the start, the cgroup's OOM
+	 * killer took the guest as it filled its RAM, in most repetitions;
+	 * set after the fill, the limit could not be had (EBUSY: the kernel
+	 * freed none of the pages KVM mapped).  The limit: a quarter of guest
+	 * RAM and an eighth of that (what vmsync's pager may hold beside its
+	 * budget, in its sample ring), with room for the guest's tables to
+	 * grow back, over what the cgroup holds then besides guest RAM (the
+	 * process, KVM's own memory).  The zipf starts with every page on
+	 * disk, ours with the last quarter streamed still resident. */
+	if (kvm_vm_create(n * PAGE, 1, 0, &vm) ||
+	    guest_cmd(vm, KVM_WL_STREAM, 100, n, 1) < 0)
+		return 1;
 	if (madvise(vm->ram, n * PAGE, MADV_PAGEOUT))
 		return 2;
 	wait_writeback();
-	out[1] = (double)(bench_vmstat("pswpout") - w0);
-	if (bench_drop_swap_cache(cg) ||
-	    (s = guest_cmd(vm, KVM_WL_VERIFY, 0, n, cfg->seed + 1)) < 0)
-		return 3;
-	out[2] = n / s;
-	kvm_vm_destroy(vm);
-
-	/* A quarter of guest RAM, and room for the boot memslot's tables,
-	 * the process and KVM's own memory (vmsync's pager may hold an
-	 * eighth more, in its sample ring). */
-	if (bench_cg_limit(cg, n / 4 * PAGE + kvm_tables_bytes(n, n) +
-				       KVM_CG_SLACK) ||
-	    kvm_vm_create(n * PAGE, 1, 0, &vm))
+	uint64_t rest;
+	if (bench_drop_swap_cache(cg) || bench_cg_usage(cg, &rest) ||
+	    bench_cg_limit(cg, (n / 4 + n / 32) * PAGE +
+				   kvm_tables_bytes(n, n) + rest))
 		return 1;
 	long in0 = bench_vmstat("pswpin");
-	if (guest_cmd(vm, KVM_WL_STREAM, 100, n, 1) < 0 ||
-	    (s = guest_cmd(vm, KVM_WL_ZIPF, 10, 4 * n, cfg->seed)) < 0)
+	if ((s = guest_cmd(vm, KVM_WL_ZIPF, 10, 4 * n, cfg->seed)) < 0)
 		return 3;
-	out[3] = 4 * n / s;
 	if (bench_vmstat("pswpin") == in0)
 		return 4;               /* the limit did not bite */
 	kvm_vm_destroy(vm);
-	return write(fd, out, sizeof(out)) == sizeof(out) ? 0 : 1;
+	return send(fd, 4 * n / s) ? 0 : 1;
 }
 
-static const char *kernel_rep(const struct bench_cfg *cfg,
-			      const struct kswap *k)
+/* One repetition of the kernel's side.  The figures that did not come
+ * get the reason; those before a failure are kept. */
+static void kernel_rep(const struct bench_cfg *cfg, const struct kswap *k)
 {
-	double out[4];
-	int p[2], st = 0;
+	static const int row[4] = { F_KVM_SEQ, F_KVM_REEVICT, F_KVM_RAND,
+				    F_KVM_ZIPF };
+	static const char *const why[] = {
+		"the measuring child was killed (the cgroup's OOM killer?)",
+		"the child could not join or limit its cgroup, or make its VM",
+		"MADV_PAGEOUT of the guest's RAM failed",
+		"the guest failed over kernel swap",
+		"the memory cgroup's limit did not make the kernel swap",
+	};
+	double v;
+	int p[2], st = 0, got = 0;
 
-	if (pipe(p))
-		return "pipe failed";
+	if (pipe(p)) {
+		for (int i = 0; i < 4; i++)
+			figures[row[i]].theirs.skip = "pipe failed";
+		return;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(p[0]);
 		_exit(kernel_child(cfg, k->cg, p[1]));
 	}
 	close(p[1]);
-	ssize_t got = pid > 0 ? read(p[0], out, sizeof(out)) : -1;
+	while (pid > 0 && got < 4 && read(p[0], &v, sizeof(v)) == sizeof(v))
+		add(&figures[row[got++]].theirs, v);
 	close(p[0]);
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 	bench_cg_limit(k->cg, 1ull << 40);
-	if (got != sizeof(out)) {
-		static const char *const why[] = {
-			"the measuring child was killed (the cgroup's OOM killer?)",
-			"the child could not join the memory cgroup or make its VM",
-			"MADV_PAGEOUT of the guest's RAM failed",
-			"the guest failed over kernel swap",
-			"the memory cgroup's limit did not make the kernel swap",
-		};
-		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 
-		return why[code > 0 && code < 5 ? code : 0];
-	}
-	add(&figures[F_KVM_SEQ].theirs, out[0]);
-	add(&figures[F_KVM_REEVICT].theirs, out[1]);
-	add(&figures[F_KVM_RAND].theirs, out[2]);
-	add(&figures[F_KVM_ZIPF].theirs, out[3]);
-	return NULL;
+	for (int i = got; i < 4; i++)
+		figures[row[i]].theirs.skip = why[code > 0 && code < 5 ? code : 0];
 }
 
 /* The anchors of the simulated first touch and DONTNEED where /dev/kvm
@@ -319,8 +336,10 @@ int kvm_bench_rep(const struct bench_cfg *cfg, const struct kswap *k,
 	if (r)
 		return r;
 	bare_rep(cfg);
-	const char *kwhy = kskip ? kskip : kernel_rep(cfg, k);
-	for (int f = F_KVM_SEQ; f <= F_KVM_ZIPF && kwhy; f++)
-		figures[f].theirs.skip = kwhy;
+	if (kskip)
+		for (int f = F_KVM_SEQ; f <= F_KVM_ZIPF; f++)
+			figures[f].theirs.skip = kskip;
+	else
+		kernel_rep(cfg, k);
 	return 0;
 }
