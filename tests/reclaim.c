@@ -45,7 +45,7 @@ static void run_once(struct vms_vm *vm, vms_guest_fn fn)
  * the vCPU uses its 64 again: only its accessed bits tell them apart.
  * Reclaim of 448 must take exactly the host's pages.  No thread runs
  * beside the test's (the vCPU runs on it, and the pool has room enough
- * that the background reclaimer stays idle), and each page is looked at
+ * that the background reclaimer frees nothing), and each page is looked at
  * once: the look of the cold list's 512 pages runs in whole batches, and
  * it stops at the 448th page freed, before any deactivated page could
  * reach the list's tail again.  Under pressure with a vCPU running beside
